@@ -1,0 +1,37 @@
+# One command to set up and run the product (`make demo`), one to set up and run the tests (`make test`).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+QUESTION ?= Who warned Russia that Crocus City Hall was a potential target?
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# CPU build of torch first: a looser pin would pull a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/citebot ingest
+	$(BIN)/citebot sources
+	$(BIN)/citebot ask "$(QUESTION)"
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check bot retrieval tests benchmarks
+	$(BIN)/ruff check bot retrieval tests benchmarks
+	$(BIN)/mypy bot retrieval
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ingest_throughput.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""citebot's Telegram layer and application wiring (the `citebot` command lives in `bot.cli`)."""

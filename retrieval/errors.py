@@ -1,0 +1,35 @@
+"""Errors citebot raises on purpose; each carries a message fit to show a user.
+
+CitebotError
+ ├── InvalidQuestion      the question is empty, too long, or not text
+ ├── LoadError            a file could not be read as a document (reason in the message)
+ │    └── UnsupportedFile  a file type citebot does not read
+ ├── IndexUnavailable     the vector store cannot be reached right now
+ └── IndexCorrupt         an index file is damaged; `citebot ingest --rebuild` repairs it
+"""
+
+from __future__ import annotations
+
+
+class CitebotError(Exception):
+    """Base of every error citebot raises on purpose."""
+
+
+class InvalidQuestion(CitebotError):
+    """The question cannot be answered as asked."""
+
+
+class LoadError(CitebotError):
+    """A file could not be turned into a document."""
+
+
+class UnsupportedFile(LoadError):
+    """The file's type is not one citebot reads."""
+
+
+class IndexUnavailable(CitebotError):
+    """The vector store did not answer."""
+
+
+class IndexCorrupt(CitebotError):
+    """A file of the index is damaged."""

@@ -1,0 +1,236 @@
+"""Turn files into `Document`s: text plus title, date and url, from txt, md, html, pdf, docx.
+
+Metadata comes, in order of trust, from front matter or HTML metadata, a leading
+`date YYYY-MM-DD` line (as in news exports), the first heading, and the file name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from retrieval.errors import LoadError, UnsupportedFile
+from retrieval.types import Document
+
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_DATE_LINE = re.compile(r"\A\s*date[:\s]\s*(\d{4}-\d{2}-\d{2})\b[ \t]*\r?\n?", re.IGNORECASE)
+_NAME_DATE = re.compile(r"(\d{4})[-_.](\d{2})[-_.](\d{2})")
+_MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+def document_id(source: str) -> str:
+    """Stable id of a document: derived from where it comes from, not from its content."""
+    return hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
+
+
+def parse_date(value: str) -> date | None:
+    """A date from `2024-03-22`, `2024-03-22T10:00:00Z` or `2024/03/22`; None otherwise."""
+    match = _NAME_DATE.search(value or "")
+    if not match:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def load(path: Path, source: str | None = None, max_bytes: int = 50 * 1024 * 1024) -> Document:
+    """Read one file into a Document; raises LoadError with the reason when it cannot."""
+    return parse(read(path, max_bytes), path, source)
+
+
+def read(path: Path, max_bytes: int = 50 * 1024 * 1024) -> bytes:
+    """The file's bytes, if its type is supported and it is within the size limit."""
+    if path.suffix.lower() not in _PARSERS:
+        raise UnsupportedFile(f"unsupported file type {path.suffix.lower() or '(none)'}")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LoadError(f"file too large ({size / 1e6:.0f} MB, limit {max_bytes / 1e6:.0f} MB)")
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise LoadError("file disappeared before it could be read") from exc
+    except OSError as exc:
+        raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parse(data: bytes, path: Path, source: str | None = None) -> Document:
+    """A Document from a file's bytes; `source` is how citations name it (default: file name)."""
+    parser = _PARSERS.get(path.suffix.lower())
+    if parser is None:
+        raise UnsupportedFile(f"unsupported file type {path.suffix.lower() or '(none)'}")
+    if not data.strip():
+        raise LoadError("file is empty")
+    text, meta = parser(data)
+    text = text.strip("\ufeff")
+    if not text.strip():
+        raise LoadError("no text could be extracted")
+    name_title, name_date = _from_file_name(path)
+    return Document(
+        id=document_id(str(path.resolve())),
+        source=source or path.name,
+        title=(meta.get("title") or name_title).strip()[:300],
+        text=text,
+        content_hash=content_hash(data),
+        date=parse_date(meta.get("date", "")) or name_date,
+        url=meta.get("url") or None,
+        pages=tuple(meta.get("pages", ())),
+    )
+
+
+def decode(data: bytes) -> str:
+    """Text from bytes: UTF-8 first, then Windows-1252; binary content is refused."""
+    if b"\x00" in data[:8192]:
+        raise LoadError("binary content, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("cp1252", errors="replace")
+    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\t\r\n\f")
+    if controls > 0.01 * min(len(text), 8192) or text.count("\ufffd") > 0.01 * len(text):
+        raise LoadError("binary content or unknown text encoding")
+    return text
+
+
+def _plain(data: bytes) -> tuple[str, dict]:
+    text = decode(data).replace("\r\n", "\n")
+    meta: dict = {}
+    front = _FRONT_MATTER.match(text)
+    if front:
+        for line in front[1].splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip().lower()
+            value = value.strip().strip("'\"")
+            if key in ("title", "date", "url") and value:
+                meta[key] = value
+            elif key in ("link", "source") and value.startswith("http"):
+                meta.setdefault("url", value)
+            elif key in ("published", "pubdate") and value:
+                meta.setdefault("date", value)
+        text = text[front.end() :]
+    dated = _DATE_LINE.match(text)
+    if dated:
+        meta.setdefault("date", dated[1])
+        text = text[dated.end() :]
+    text = text.strip()
+    if "title" not in meta:
+        heading = _MD_HEADING.search(text[:2000])
+        first_line = text.split("\n", 1)[0].strip()
+        if heading:
+            meta["title"] = heading[1]
+        elif dated and first_line:
+            meta["title"] = _first_sentence(first_line)
+        elif 0 < len(first_line) <= 120 and not first_line.endswith((".", ",", ";")):
+            meta["title"] = first_line
+    return text, meta
+
+
+def _first_sentence(line: str) -> str:
+    from retrieval.text import sentences
+
+    first = sentences(line)[0] if line else ""
+    return first if len(first) <= 200 else ""
+
+
+def _html(data: bytes) -> tuple[str, dict]:
+    import trafilatura
+
+    html = decode(data)
+    extracted = trafilatura.bare_extraction(
+        html, with_metadata=True, include_comments=False, include_tables=True, favor_recall=True
+    )
+    if extracted is None:
+        raise LoadError("no article text found in the HTML")
+    doc = extracted if isinstance(extracted, dict) else extracted.as_dict()
+    body = doc.get("text") or ""
+    # trafilatura puts one paragraph a line; blank lines make the paragraphs visible to chunking.
+    text = "\n\n".join(line.strip() for line in body.splitlines() if line.strip())
+    meta = {k: doc[k] for k in ("title", "date", "url") if doc.get(k)}
+    return text, meta
+
+
+def _pdf(data: bytes) -> tuple[str, dict]:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise LoadError("PDF is encrypted")
+        parts: list[str] = []
+        pages: list[tuple[int, int]] = []
+        offset = 0
+        for number, page in enumerate(reader.pages, start=1):
+            page_text = (page.extract_text() or "").strip()
+            if not page_text:
+                continue
+            pages.append((offset, number))
+            parts.append(page_text)
+            offset += len(page_text) + 2
+        info: dict = dict(reader.metadata or {})
+        meta: dict = {"pages": pages}
+        title = str(info.get("/Title") or "").strip()
+        if title:
+            meta["title"] = title
+        created = str(info.get("/CreationDate") or "")
+        if created.startswith("D:") and len(created) >= 10:
+            meta["date"] = f"{created[2:6]}-{created[6:8]}-{created[8:10]}"
+    except LoadError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise LoadError(f"corrupt or unreadable PDF: {exc}") from exc
+    return "\n\n".join(parts), meta
+
+
+def _docx(data: bytes) -> tuple[str, dict]:
+    import zipfile
+
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise LoadError(f"corrupt or unreadable DOCX: {exc}") from exc
+    paragraphs = [p for p in document.paragraphs if p.text.strip()]
+    meta: dict = {}
+    props = document.core_properties
+    if props.title:
+        meta["title"] = props.title
+    if props.created:
+        meta["date"] = props.created.date().isoformat()
+    for p in paragraphs:
+        style = (p.style.name or "").lower() if p.style is not None else ""
+        if style == "title" or style.startswith("heading"):
+            meta.setdefault("title", p.text.strip())
+            break
+    return "\n\n".join(p.text.strip() for p in paragraphs), meta
+
+
+def _from_file_name(path: Path) -> tuple[str, date | None]:
+    stem = path.stem
+    found = parse_date(stem)
+    stem = _NAME_DATE.sub(" ", stem)
+    title = re.sub(r"[-_]+", " ", stem).strip()
+    return (title[:1].upper() + title[1:]) if title else path.name, found
+
+
+_PARSERS: dict[str, Callable[[bytes], tuple[str, dict]]] = {
+    ".txt": _plain,
+    ".md": _plain,
+    ".markdown": _plain,
+    ".html": _html,
+    ".htm": _html,
+    ".pdf": _pdf,
+    ".docx": _docx,
+}

@@ -1,0 +1,91 @@
+"""The data that flows through citebot: documents, chunks, hits, citations and answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source file, parsed: its text and what is known about it."""
+
+    id: str
+    source: str  # path relative to the corpus folder, or a URL
+    title: str
+    text: str
+    content_hash: str
+    date: date | None = None
+    url: str | None = None
+    # (character offset, page number) where each PDF page starts; empty for other formats.
+    pages: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document, small enough to embed, understandable on its own."""
+
+    id: str
+    document_id: str
+    text: str  # verbatim slice document.text[start:end]
+    start: int
+    end: int
+    position: int
+    title: str
+    source: str
+    heading: str | None = None
+    date: date | None = None
+    url: str | None = None
+    location: str = ""  # "paragraph 3", "page 2, paragraph 1"
+
+    def indexed_text(self) -> str:
+        """The text that is embedded and indexed: title and heading give the passage context."""
+        head = self.title if not self.heading else f"{self.title} — {self.heading}"
+        return f"{head}\n{self.text}"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk found for a question, with its fused score and which retrievers found it."""
+
+    chunk: Chunk
+    score: float
+    retrievers: frozenset[str] = frozenset()
+    dense_similarity: float | None = None  # cosine similarity, when the dense retriever found it
+    lexical_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered, checkable reference: where the quoted words stand in the archive."""
+
+    n: int
+    chunk_id: str
+    title: str
+    source: str
+    quote: str  # verbatim text from the chunk
+    passage: str  # the whole chunk, for "open the passage"
+    date: date | None = None
+    url: str | None = None
+    location: str = ""
+
+    @property
+    def link(self) -> str:
+        return self.url or self.source
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The reply to a question: text whose `[n]` markers all resolve to `citations`.
+
+    When `refused` is true the archive had no good evidence: `text` says so and `citations`
+    are the nearest sources, offered for the reader to check.
+    """
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    confidence: float
+    refused: bool = False
+    composer: str = "extractive"
+    notes: tuple[str, ...] = field(default=())
