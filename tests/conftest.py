@@ -1,0 +1,67 @@
+"""Shared fixtures: the real bundled model (loaded once per session), settings that point at a
+temporary folder, and an archive over a copy of the demo corpus."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from bot.settings import Settings  # noqa: E402
+from retrieval.archive import Archive  # noqa: E402
+from retrieval.embedding import SentenceTransformerEmbedder  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+EVAL_DIR = ROOT.parent / "shared" / "eval"
+CROCUS_QUESTION = "Who warned Russia that Crocus City Hall was a potential target?"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real bundled all-MiniLM-L6-v2, shared by every test (loading costs seconds)."""
+    model = SentenceTransformerEmbedder()
+    model.embed(["warm up"])
+    return model
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings rooted in tmp_path, ignoring any developer `.env`; keyword arguments override."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "corpus_dir": tmp_path / "corpus",
+            "data_dir": tmp_path / "data",
+            "feedback_db": tmp_path / "data" / "feedback.sqlite3",
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    """A copy of the demo corpus that a test may change."""
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS, target)
+    return target
+
+
+@pytest.fixture
+def archive(
+    make_settings: Callable[..., Settings], corpus_dir: Path, embedder: SentenceTransformerEmbedder
+) -> Iterator[Archive]:
+    """An archive over the demo corpus, ingested, with the real model and embedded Chroma."""
+    result = Archive(make_settings(), embedder=embedder)
+    result.ingest()
+    yield result
