@@ -1,0 +1,102 @@
+"""Ingest throughput beside bare `SentenceTransformer.encode`, and unchanged re-ingest cost.
+
+Corpus: the paragraphs of SQuAD v1.1 dev (../shared/eval/squad/dev-v1.1.json), one file each
+(title = article title), the first --docs of them. Everything runs in one process with one
+loaded model, so the two throughputs are measured side by side:
+
+    .venv/bin/python benchmarks/ingest_throughput.py [--docs 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from retrieval.archive import Archive  # noqa: E402
+from retrieval.chunking import chunk_document  # noqa: E402
+from retrieval.embedding import SentenceTransformerEmbedder  # noqa: E402
+from retrieval.loaders import load  # noqa: E402
+from retrieval.settings import RetrievalSettings  # noqa: E402
+
+SQUAD = ROOT.parent / "shared" / "eval" / "squad" / "dev-v1.1.json"
+
+
+def write_corpus(folder: Path, limit: int) -> list[Path]:
+    """One markdown file per SQuAD paragraph: `# Article title` then the paragraph."""
+    data = json.loads(SQUAD.read_text(encoding="utf-8"))["data"]
+    paths = []
+    for article in data:
+        title = article["title"].replace("_", " ")
+        for i, paragraph in enumerate(article["paragraphs"]):
+            if len(paths) == limit:
+                return paths
+            path = folder / f"{article['title'][:60]}-{i:03d}.md"
+            path.write_text(f"---\ntitle: {title}\n---\n{paragraph['context']}\n", encoding="utf-8")
+            paths.append(path)
+    return paths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus"
+        corpus.mkdir()
+        files = write_corpus(corpus, args.docs)
+        settings = RetrievalSettings(
+            _env_file=None,  # type: ignore[call-arg]
+            corpus_dir=corpus,
+            data_dir=Path(tmp) / "data",
+            embedding_batch_size=args.batch_size,
+        )
+        embedder = SentenceTransformerEmbedder(batch_size=args.batch_size)
+        model = embedder.model
+        texts = [
+            c.indexed_text()
+            for f in files
+            for c in chunk_document(load(f), settings.chunk_max_chars)
+        ]
+        model.encode(texts[:256], batch_size=args.batch_size)  # warm-up, not timed
+
+        started = time.perf_counter()
+        model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True)
+        bare = time.perf_counter() - started
+
+        archive = Archive(settings, embedder=embedder)
+        first = archive.ingest()
+        again = archive.ingest()
+
+    bare_rate = len(texts) / bare
+    ingest_rate = first.chunks_embedded / first.seconds
+    rows = [
+        ("documents", f"{len(files)}"),
+        ("chunks", f"{len(texts)} (ingest embedded {first.chunks_embedded})"),
+        ("bare SentenceTransformer.encode", f"{bare_rate:.1f} chunks/s ({bare:.1f} s)"),
+        ("citebot ingest (first)", f"{ingest_rate:.1f} chunks/s ({first.seconds:.1f} s)"),
+        ("ingest / bare throughput", f"{ingest_rate / bare_rate:.3f} (goal ≥ 0.9)"),
+        ("re-ingest unchanged", f"{again.seconds:.3f} s, {again.chunks_embedded} embedded"),
+        ("re-ingest / first ingest", f"{again.seconds / first.seconds:.4f} (goal ≤ 0.02)"),
+        ("peak RSS", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"),
+    ]
+    print("| measure | value |\n|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
