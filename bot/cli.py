@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot.settings import Settings
 from retrieval import Answer, Archive, CitebotError, IngestReport
+from retrieval.archive import discard_index_files
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,6 +85,8 @@ def open_archive(settings: Settings) -> Archive:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
+    if args.rebuild and not args.paths:
+        discard_index_files(settings)  # before opening: a damaged file must not block its repair
     archive = open_archive(settings)
     bar = tqdm(total=0, unit="file", disable=args.json or not sys.stderr.isatty(), file=sys.stderr)
 

@@ -7,9 +7,13 @@ and swaps in the new lexical index when it is done.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 import shutil
+import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,13 +22,13 @@ from pathlib import Path
 
 from retrieval.answer import Composer, ExtractiveComposer
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
-from retrieval.errors import IndexCorrupt, InvalidQuestion
+from retrieval.errors import IndexCorrupt, IndexUnavailable, InvalidQuestion
 from retrieval.ingest import Ingestor, IngestReport, Progress
 from retrieval.lexical import DocumentInfo, LexicalIndex
 from retrieval.manifest import Manifest
 from retrieval.search import Searcher, SearchParams
 from retrieval.settings import RetrievalSettings
-from retrieval.store import ChromaStore, Store
+from retrieval.store import WRITING_PREFIX, ChromaStore, MarkedStore, Store
 from retrieval.types import Answer, Chunk, Hit
 
 log = logging.getLogger(__name__)
@@ -59,6 +63,8 @@ class Archive:
         self.store: Store = store or ChromaStore(settings)
         self.params = params or SearchParams()
         self._write_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._refreshed_at = time.monotonic()
         self._lexical_dir = settings.data_dir / "lexical"
         self.lexical = self._load_lexical()
         self.composer: Composer = composer or self._extractive()
@@ -81,7 +87,7 @@ class Archive:
             manifest = Manifest(self.settings.data_dir / "manifest.sqlite3")
             try:
                 ingestor = Ingestor(
-                    self.store,
+                    MarkedStore(self.store, uuid.uuid4().hex),
                     self.embedder,
                     manifest,
                     max_chunk_chars=self.settings.chunk_max_chars,
@@ -92,50 +98,110 @@ class Archive:
                 report = ingestor.run(paths, progress)
             finally:
                 manifest.close()
-            if report.changed_anything or self.lexical.generation != self.store.generation():
+            generation = self.store.generation()
+            if (
+                report.changed_anything
+                or self.lexical.generation != generation
+                or generation.startswith(WRITING_PREFIX)
+            ):
                 self._publish(uuid.uuid4().hex)
         return report
 
     def rebuild(self, progress: Progress | None = None) -> IngestReport:
-        """Start over: drop the manifest and the lexical snapshot, re-ingest the corpus."""
+        """Start over: drop the manifest and the lexical snapshots, re-ingest the corpus.
+
+        Without a manifest every chunk in the store is an orphan, so the ingest deletes them
+        all before writing the corpus again: no duplicates, nothing stale.
+        """
         with self._write_lock:
-            for name in ("manifest.sqlite3", "manifest.sqlite3-wal", "manifest.sqlite3-shm"):
-                (self.settings.data_dir / name).unlink(missing_ok=True)
-            shutil.rmtree(self._lexical_dir, ignore_errors=True)
+            discard_index_files(self.settings, vector_store=False)
         return self.ingest(None, progress)
 
     def _publish(self, generation: str) -> None:
+        """Swap in a lexical index of the store as it is now, under a new generation token.
+
+        The snapshot is saved before the token is set, so a reader in another process that
+        sees the new token finds the snapshot on disk instead of scanning the store.
+        """
+        previous = self.lexical.generation
         lexical = LexicalIndex.build(self.store.scan(), generation)
+        self._save_lexical(lexical)
         self.store.set_generation(generation)
-        if not self.settings.chroma_is_remote or self.settings.data_dir.exists():
-            lexical.save(self._lexical_dir)
         self.lexical = lexical
+        self._prune_snapshots(keep={generation, previous})
+
+    def _snapshot_dir(self, generation: str) -> Path | None:
+        """Where the snapshot of a published generation lives; None for tokens that no
+        snapshot may claim (empty, foreign, or an ingest still writing)."""
+        if not _TOKEN.fullmatch(generation) or generation.startswith(WRITING_PREFIX):
+            return None
+        return self._lexical_dir / generation
+
+    def _save_lexical(self, lexical: LexicalIndex) -> None:
+        folder = self._snapshot_dir(lexical.generation)
+        if folder is None or folder.exists():
+            return
+        try:
+            lexical.save(folder)
+        except OSError as exc:  # a full disk costs the next process a rebuild, nothing more
+            log.warning("could not save the lexical index: %s", exc)
+
+    def _prune_snapshots(self, keep: set[str]) -> None:
+        """Delete snapshots other than `keep`, and temporary folders a killed save left."""
+        try:
+            entries = list(self._lexical_dir.iterdir())
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name in keep:
+                continue
+            if entry.name.startswith(".") and time.time() - _mtime(entry) < 600:
+                continue  # perhaps another process's save in progress
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
     def _load_lexical(self) -> LexicalIndex:
+        """The lexical index for the store's current generation: the saved snapshot if there
+        is a whole one, else rebuilt from the store (and saved for the next process)."""
         generation = self.store.generation()
-        try:
-            lexical = LexicalIndex.load(self._lexical_dir)
-            if lexical.generation == generation:
-                return lexical
-            log.info("lexical index is stale; rebuilding it from the store")
-        except IndexCorrupt as exc:
-            if self._lexical_dir.exists():
+        folder = self._snapshot_dir(generation)
+        if folder is not None and folder.exists():
+            try:
+                lexical = LexicalIndex.load(folder)
+                if lexical.generation == generation:
+                    return lexical
+                log.warning("lexical snapshot %s holds another generation", folder)
+            except IndexCorrupt as exc:
                 log.warning("%s; rebuilding it from the store", exc)
+            shutil.rmtree(folder, ignore_errors=True)
         lexical = LexicalIndex.build(self.store.scan(), generation)
         if len(lexical):
-            try:
-                lexical.save(self._lexical_dir)
-            except OSError as exc:
-                log.warning("could not save the lexical index: %s", exc)
+            self._save_lexical(lexical)
         return lexical
 
     def refresh(self) -> bool:
-        """Reload the lexical index if another process changed the store; True if it did."""
-        if self.store.generation() == self.lexical.generation:
+        """Reload the lexical index if another process changed the store; True if it did.
+
+        Questions keep using the current index while one thread reloads; an ingest in this
+        process swaps in its own index when it is done, so it is not reloaded meanwhile.
+        """
+        self._refreshed_at = time.monotonic()
+        if self._write_lock.locked() or self.store.generation() == self.lexical.generation:
             return False
-        with self._write_lock:
+        with self._refresh_lock:
+            if self.store.generation() == self.lexical.generation:
+                return False  # another thread reloaded it while this one waited
             self.lexical = self._load_lexical()
         return True
+
+    def _refresh_if_due(self) -> None:
+        """In server mode, look for another process's changes every `index_refresh_seconds`."""
+        if not self.settings.chroma_is_remote:
+            return
+        if time.monotonic() - self._refreshed_at >= self.settings.index_refresh_seconds:
+            self.refresh()
 
     # -- questions ---------------------------------------------------------------------------
 
@@ -156,6 +222,7 @@ class Archive:
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         question = self.check_question(question)
+        self._refresh_if_due()
         searcher = Searcher(self.store, self.embedder, self.lexical, self.params)
         return searcher.search(question, k or self.settings.search_top_k)
 
@@ -168,6 +235,10 @@ class Archive:
     # -- what the archive holds ---------------------------------------------------------------
 
     def stats(self, newest: int = 10) -> ArchiveStats:
+        try:
+            self._refresh_if_due()
+        except IndexUnavailable as exc:
+            log.warning("showing the last known contents: %s", exc)
         documents = list(self.lexical.documents.values())
         dates = sorted(d.day for d in documents if d.day)
         ordered = sorted(documents, key=lambda d: (d.date or "", d.title), reverse=True)
@@ -182,3 +253,40 @@ class Archive:
     def passage(self, chunk_id: str) -> Chunk | None:
         found = self.store.get([chunk_id])
         return found[0] if found else None
+
+
+_TOKEN = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def discard_index_files(settings: RetrievalSettings, vector_store: bool = True) -> None:
+    """Delete the manifest and the lexical snapshots (and, if `vector_store`, an embedded
+    Chroma folder that fails its integrity check) without opening them through citebot: the
+    way out when one of them is damaged. A Chroma server's collection is left alone; the next
+    ingest, having no manifest, deletes every chunk in it and writes the corpus again."""
+    data = settings.data_dir
+    for name in ("manifest.sqlite3", "manifest.sqlite3-wal", "manifest.sqlite3-shm"):
+        (data / name).unlink(missing_ok=True)
+    shutil.rmtree(data / "lexical", ignore_errors=True)
+    if vector_store and not settings.chroma_is_remote:
+        folder = data.resolve() / "chroma"
+        if _sqlite_damaged(folder / "chroma.sqlite3"):
+            log.warning("the vector store in %s is damaged; starting it afresh", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _sqlite_damaged(path: Path) -> bool:
+    """True if the SQLite file exists and fails its own integrity check (read-only look)."""
+    if not path.exists():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return db.execute("PRAGMA quick_check").fetchone() != ("ok",)
+    except sqlite3.Error:
+        return True

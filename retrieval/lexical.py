@@ -5,12 +5,14 @@ any process can tell whether its copy is current and rebuild it from the store i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import math
 import os
 import shutil
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -144,30 +146,37 @@ class LexicalIndex:
         ]
 
     def save(self, folder: Path) -> None:
-        """Write the snapshot beside the store: to a temporary folder, then swapped in."""
-        tmp = folder.with_name(folder.name + ".tmp")
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(tmp, ignore_errors=True)
+        """Write the snapshot to a private temporary folder, then rename it into place, so a
+        reader (in this or another process) sees the old snapshot or the new one, whole."""
+        unique = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp = folder.with_name(f".{folder.name}.tmp-{unique}")
+        old = folder.with_name(f".{folder.name}.old-{unique}")
         tmp.mkdir(parents=True)
-        if self._retriever is not None:
-            self._retriever.save(str(tmp), show_progress=False)
-        meta = {
-            "generation": self.generation,
-            "ids": self.ids,
-            "date_ords": self._date_ords.tolist(),
-            "document_ids": self._document_ids,
-            "documents": [asdict(d) for d in self.documents.values()],
-            "df": self._df,
-        }
-        with open(tmp / _META, "w", encoding="utf-8") as fh:
-            json.dump(meta, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            if self._retriever is not None:
+                self._retriever.save(str(tmp), show_progress=False)
+            meta = {
+                "generation": self.generation,
+                "ids": self.ids,
+                "date_ords": self._date_ords.tolist(),
+                "document_ids": self._document_ids,
+                "documents": [asdict(d) for d in self.documents.values()],
+                "df": self._df,
+            }
+            with open(tmp / _META, "w", encoding="utf-8") as fh:
+                json.dump(meta, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            with contextlib.suppress(FileNotFoundError):
+                folder.rename(old)
+            try:
+                tmp.rename(folder)
+            except OSError:
+                # Another process put its snapshot there first; it is as good as ours.
+                log.info("lexical snapshot %s was written concurrently; keeping that one", folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
@@ -178,7 +187,7 @@ class LexicalIndex:
             ids = meta["ids"]
             retriever = bm25s.BM25.load(str(folder), show_progress=False) if ids else None
             documents = {d["id"]: DocumentInfo(**d) for d in meta["documents"]}
-            return cls(
+            index = cls(
                 ids,
                 retriever,
                 np.asarray(meta["date_ords"], dtype=np.int64),
@@ -187,7 +196,11 @@ class LexicalIndex:
                 meta["df"],
                 meta["generation"],
             )
+            rows = retriever.scores["num_docs"] if retriever is not None else 0
+            if rows != len(ids) or len(index._date_ords) != len(ids):
+                raise ValueError(f"{rows} BM25 rows for {len(ids)} chunk ids")
+            return index
         except FileNotFoundError as exc:
             raise IndexCorrupt(f"lexical index missing at {folder}") from exc
-        except (ValueError, KeyError, TypeError, OSError) as exc:
+        except Exception as exc:  # numpy, json and bm25s each fail in their own way
             raise IndexCorrupt(f"lexical index at {folder} is damaged: {exc}") from exc

@@ -31,6 +31,11 @@ class RetrievalSettings(BaseSettings):
     chroma_ssl: bool = False
     chroma_auth_token: str = ""
     chroma_collection: str = "citebot"
+    # Seconds one Chroma server request may take before the store counts as unavailable.
+    chroma_timeout: float = Field(default=30.0, gt=0)
+    # Server mode: how often (seconds) a reader checks whether another process (an ingest job)
+    # changed the index, and reloads its BM25 side if so. 0 = before every question.
+    index_refresh_seconds: float = Field(default=2.0, ge=0)
 
     chunk_max_chars: int = Field(default=1000, ge=200, le=20000)
     max_file_mb: float = Field(default=50.0, gt=0)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from retrieval.errors import IndexUnavailable
+from retrieval.errors import IndexCorrupt, IndexUnavailable
 from retrieval.settings import RetrievalSettings
 from retrieval.types import Chunk
 
@@ -47,6 +48,58 @@ class Store(Protocol):
         ...
 
     def set_generation(self, token: str) -> None: ...
+
+
+WRITING_PREFIX = "writing-"
+
+
+class MarkedStore:
+    """A writer's view of a store: before its first change it sets a fresh `writing-…`
+    generation, so readers in other processes see that the content is changing, and a writer
+    killed mid-way leaves a token that no saved snapshot claims to match."""
+
+    def __init__(self, store: Store, token: str) -> None:
+        self.store = store
+        self.token = WRITING_PREFIX + token
+        self.marked = False
+
+    def _mark(self) -> None:
+        if not self.marked:
+            self.store.set_generation(self.token)
+            self.marked = True
+
+    def upsert(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
+        if len(chunks):
+            self._mark()
+        self.store.upsert(chunks, embeddings)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if len(ids):
+            self._mark()
+        self.store.delete(ids)
+
+    def query(
+        self, embedding: np.ndarray, k: int, where: dict | None = None
+    ) -> list[tuple[Chunk, float]]:
+        return self.store.query(embedding, k, where)
+
+    def get(self, ids: Sequence[str]) -> list[Chunk]:
+        return self.store.get(ids)
+
+    def ids(self) -> set[str]:
+        return self.store.ids()
+
+    def scan(self, page: int = 5000) -> Iterator[Chunk]:
+        return self.store.scan(page)
+
+    def count(self) -> int:
+        return self.store.count()
+
+    def generation(self) -> str:
+        return self.store.generation()
+
+    def set_generation(self, token: str) -> None:
+        self.store.set_generation(token)
 
 
 def to_metadata(chunk: Chunk) -> dict[str, str | int]:
@@ -87,7 +140,8 @@ def from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
 
 
 def _unavailable_on_failure(method: F) -> F:
-    """Chroma client failures (server down, timeouts) become IndexUnavailable."""
+    """In remote mode, a failed server call becomes IndexUnavailable and drops the connection,
+    so that the next call reconnects (the server may have restarted, or lost the collection)."""
 
     @functools.wraps(method)
     def wrapper(self: ChromaStore, *args: Any, **kwargs: Any) -> Any:
@@ -96,12 +150,25 @@ def _unavailable_on_failure(method: F) -> F:
         except IndexUnavailable:
             raise
         except Exception as exc:
-            if not self.remote:
+            if not self.remote or not _is_server_failure(exc):
                 raise
             log.warning("Chroma server call %s failed: %s", method.__name__, exc)
-            raise IndexUnavailable("the archive's vector store is temporarily unavailable") from exc
+            self._collection = None
+            raise IndexUnavailable(self._unavailable_message(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def _is_server_failure(exc: Exception) -> bool:
+    """Network errors, timeouts and the server's own errors; not mistakes in our arguments."""
+    import httpx
+    from chromadb.errors import ChromaError, InvalidArgumentError
+
+    if isinstance(exc, InvalidArgumentError):
+        return False
+    return isinstance(exc, httpx.HTTPError | OSError | ChromaError) or (
+        isinstance(exc, ValueError) and "connect" in str(exc).lower()
+    )
 
 
 class ChromaStore:
@@ -109,48 +176,88 @@ class ChromaStore:
     `chroma run` server when a host is set."""
 
     def __init__(self, settings: RetrievalSettings) -> None:
+        self.remote = settings.chroma_is_remote
+        self._settings = settings
+        self._collection_name = settings.chroma_collection
+        self._client: Any = None
+        self._collection: Any = None
+        self._connect_lock = threading.Lock()
+        self._connected()
+
+    def _connected(self) -> Any:
+        """The collection, (re)connecting first if there is no live connection."""
+        collection = self._collection
+        if collection is not None:
+            return collection
+        with self._connect_lock:
+            if self._collection is None:
+                self._collection = self._connect()
+            return self._collection
+
+    def _connect(self) -> Any:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        self.remote = settings.chroma_is_remote
+        settings = self._settings
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if not self.remote:
+            # Absolute: chromadb caches one client per path string, whatever the working folder.
+            folder = settings.data_dir.resolve() / "chroma"
+            try:
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(path=str(folder), settings=chroma_settings)
+                return self._client.get_or_create_collection(
+                    self._collection_name,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    embedding_function=None,
+                )
+            except OSError:
+                raise
+            except Exception as exc:
+                raise IndexCorrupt(
+                    f"the vector store in {folder} cannot be opened ({exc});"
+                    " run `citebot ingest --rebuild` to rebuild it from the corpus"
+                ) from exc
         try:
-            if self.remote:
+            if self._client is None:
                 headers = (
                     {"Authorization": f"Bearer {settings.chroma_auth_token}"}
                     if settings.chroma_auth_token
                     else None
                 )
-                self._client = chromadb.HttpClient(
+                client = chromadb.HttpClient(
                     host=settings.chroma_host,
                     port=settings.chroma_port,
                     ssl=settings.chroma_ssl,
                     headers=headers,
                     settings=chroma_settings,
                 )
-            else:
-                settings.data_dir.mkdir(parents=True, exist_ok=True)
-                self._client = chromadb.PersistentClient(
-                    path=str(settings.data_dir / "chroma"), settings=chroma_settings
-                )
-            self._collection = self._client.get_or_create_collection(
-                settings.chroma_collection,
+                _set_timeout(client, settings.chroma_timeout)
+                self._client = client
+            return self._client.get_or_create_collection(
+                self._collection_name,
                 configuration={"hnsw": {"space": "cosine"}},
                 embedding_function=None,
             )
         except Exception as exc:
-            if not self.remote:
+            if not _is_server_failure(exc):
                 raise
-            raise IndexUnavailable(
-                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
-            ) from exc
+            raise IndexUnavailable(self._unavailable_message(exc)) from exc
+
+    def _unavailable_message(self, exc: Exception) -> str:
+        from chromadb.errors import AuthorizationError, ChromaAuthError
+
+        where = f"{self._settings.chroma_host}:{self._settings.chroma_port}"
+        if isinstance(exc, AuthorizationError | ChromaAuthError):
+            return f"the Chroma server at {where} refused the credentials (CHROMA_AUTH_TOKEN)"
+        return f"the archive's vector store (Chroma at {where}) is temporarily unavailable"
 
     @_unavailable_on_failure
     def upsert(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
         batch = 5000
         for i in range(0, len(chunks), batch):
             part = chunks[i : i + batch]
-            self._collection.upsert(
+            self._connected().upsert(
                 ids=[c.id for c in part],
                 embeddings=embeddings[i : i + batch],
                 documents=[c.text for c in part],
@@ -161,13 +268,13 @@ class ChromaStore:
     def delete(self, ids: Sequence[str]) -> None:
         ids = list(ids)
         for i in range(0, len(ids), 5000):
-            self._collection.delete(ids=ids[i : i + 5000])
+            self._connected().delete(ids=ids[i : i + 5000])
 
     @_unavailable_on_failure
     def query(
         self, embedding: np.ndarray, k: int, where: dict | None = None
     ) -> list[tuple[Chunk, float]]:
-        result = self._collection.query(
+        result = self._connected().query(
             query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
             n_results=k,
             where=where,
@@ -186,7 +293,7 @@ class ChromaStore:
     def get(self, ids: Sequence[str]) -> list[Chunk]:
         if not ids:
             return []
-        result = self._collection.get(ids=list(ids), include=["documents", "metadatas"])
+        result = self._connected().get(ids=list(ids), include=["documents", "metadatas"])
         found = {
             i: from_record(i, d, dict(m or {}))
             for i, d, m in zip(
@@ -200,36 +307,59 @@ class ChromaStore:
         found: set[str] = set()
         offset = 0
         while True:
-            page = self._collection.get(include=[], limit=10000, offset=offset)["ids"]
+            page = self._connected().get(include=[], limit=10000, offset=offset)["ids"]
             found.update(page)
             if len(page) < 10000:
                 return found
             offset += len(page)
 
-    @_unavailable_on_failure
     def scan(self, page: int = 5000) -> Iterator[Chunk]:
+        # Pages are read by offset; a writer deleting meanwhile can shift a chunk into a page
+        # already read, so ids are de-duplicated (the reader's generation check covers the rest).
+        seen: set[str] = set()
         offset = 0
         while True:
-            result = self._collection.get(
-                include=["documents", "metadatas"], limit=page, offset=offset
-            )
+            ids, chunks = self._page(offset, page)
+            for chunk in chunks:
+                if chunk.id not in seen:
+                    seen.add(chunk.id)
+                    yield chunk
+            if len(ids) < page:
+                return
+            offset += len(ids)
+
+    @_unavailable_on_failure
+    def _page(self, offset: int, limit: int) -> tuple[list[str], list[Chunk]]:
+        result = self._connected().get(
+            include=["documents", "metadatas"], limit=limit, offset=offset
+        )
+        chunks = [
+            from_record(i, d, dict(m or {}))
             for i, d, m in zip(
                 result["ids"], result["documents"] or [], result["metadatas"] or [], strict=True
-            ):
-                yield from_record(i, d, dict(m or {}))
-            if len(result["ids"]) < page:
-                return
-            offset += len(result["ids"])
+            )
+        ]
+        return list(result["ids"]), chunks
 
     @_unavailable_on_failure
     def count(self) -> int:
-        return int(self._collection.count())
+        return int(self._connected().count())
 
     @_unavailable_on_failure
     def generation(self) -> str:
-        meta = self._client.get_collection(self._collection.name, embedding_function=None).metadata
+        meta = self._client.get_collection(self._connected().name, embedding_function=None).metadata
         return str((meta or {}).get("generation", ""))
 
     @_unavailable_on_failure
     def set_generation(self, token: str) -> None:
-        self._collection.modify(metadata={"generation": token})
+        self._connected().modify(metadata={"generation": token})
+
+
+def _set_timeout(client: Any, seconds: float) -> None:
+    """chromadb's HTTP client waits forever (httpx timeout=None); a hung server must become
+    IndexUnavailable instead, so bound every request."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(seconds, connect=min(seconds, 5.0))
