@@ -44,6 +44,7 @@ class IngestReport:
     chunks_embedded: int = 0
     orphans_deleted: int = 0
     seconds: float = 0.0
+    embed_seconds: float = 0.0
 
     @property
     def changed_anything(self) -> bool:
@@ -181,7 +182,9 @@ class Ingestor:
             fresh.extend(c for c in item.chunks if c.id not in old)
             stale.extend(old - new)
         if fresh:
+            started = time.perf_counter()
             vectors = self.embedder.embed([c.indexed_text() for c in fresh])
+            report.embed_seconds += time.perf_counter() - started
             self.store.upsert(fresh, vectors)
         if stale:
             self.store.delete(stale)

@@ -148,7 +148,7 @@ def test_an_interrupted_ingest_leaves_a_usable_index_and_the_rerun_completes_it(
     make_settings: Callable[..., Settings], corpus_dir: Path, counting: CountingEmbedder
 ) -> None:
     write_news(corpus_dir, 40)
-    settings = make_settings(embedding_batch_size=4)  # commits every 32 chunks
+    settings = make_settings(ingest_commit_chunks=32)
     archive = Archive(settings, embedder=counting)
     archive.ingest([corpus_dir / "story-00.txt"])
     counting.fail_after = counting.texts + 40  # the first commit succeeds, the second fails
