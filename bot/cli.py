@@ -179,8 +179,37 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    print("error: the Telegram bot is not built yet", file=sys.stderr)
-    return 2
+    import asyncio
+
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.app import build_application
+    from bot.serving import ServeConfigError, check_token, choose_mode, serve
+
+    try:
+        check_token(settings)
+        mode = choose_mode(settings, args.webhook, args.listen, args.port)
+    except ServeConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    archive = open_archive(settings)  # the index is opened once; the model loads at start-up
+    application = build_application(settings, archive)
+    api = settings.telegram_api_base_url or "https://api.telegram.org"
+    try:
+        asyncio.run(serve(application, mode))
+    except InvalidToken:
+        print(
+            f"error: the Bot API at {api} rejected TELEGRAM_BOT_TOKEN; check it with @BotFather",
+            file=sys.stderr,
+        )
+        return 1
+    except NetworkError as exc:
+        print(f"error: cannot reach the Bot API at {api}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. the webhook port is taken
+        print(f"error: cannot start the bot: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:

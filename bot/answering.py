@@ -1,0 +1,124 @@
+"""Answering in a chat: who may ask, how often, what a follow-up means, and the answer's
+buttons (open a cited passage in place, go back, vote).
+
+The retrieval work runs in a worker thread, so one slow question never blocks other chats.
+Errors (an unfit question, an unreachable index, anything else) propagate to the
+application's one error handler, which turns them into a short message for the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.access import REFUSAL
+from bot.buttons import answer_keyboard, decode, passage_keyboard
+from bot.delivery import edit_html, reply_html, send_html, typing
+from bot.feedback import ShownAnswer
+from bot.memory import resolve
+from bot.render import esc, render_answer, render_passage
+from bot.services import services
+
+log = logging.getLogger(__name__)
+
+ASK_USAGE = "Ask me like this: <code>/ask Who warned Russia about the attack?</code>"
+STALE_BUTTON = "This button no longer works. Please ask again."
+EXPIRED_ANSWER = "I no longer have that answer. Please ask again."
+UNKNOWN_SOURCE = "That source is not part of this answer."
+VOTE_THANKS = "Thanks for the feedback!"
+VOTE_FAILED = "Sorry, your feedback could not be saved right now."
+
+
+async def admit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether the sender may use the bot in this chat; a refused sender is told once."""
+    s = services(context)
+    user, chat = update.effective_user, update.effective_chat
+    user_id = user.id if user else None
+    chat_id = chat.id if chat else None
+    if s.access.allows(user_id, chat_id):
+        return True
+    log.info("refused user %s in chat %s", user_id, chat_id)
+    if update.callback_query is not None:
+        await update.callback_query.answer(REFUSAL, show_alert=True)
+    elif update.effective_message is not None and s.refused.first((chat_id, user_id)):
+        await reply_html(context.bot, update.effective_message, esc(REFUSAL))
+    return False
+
+
+async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    """Answer `text`, asked in this update's chat, with a cited, buttoned reply."""
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    if message is None or chat is None or user is None or not await admit(update, context):
+        return
+    s = services(context)
+    s.archive.check_question(text)  # an unfit question is explained, and not counted
+    verdict = s.rate_limiter.check(user.id)
+    if not verdict.allowed:
+        if verdict.notify:
+            await reply_html(
+                context.bot,
+                message,
+                f"You are asking faster than {s.rate_limiter.per_minute} questions a minute."
+                f" Please try again in {verdict.retry_after} s.",
+            )
+        return
+    resolved = resolve(text, s.memory.recall(chat.id), s.settings.max_question_chars)
+    thread_id = message.message_thread_id if message.is_topic_message else None
+    async with typing(context.bot, chat.id, thread_id, s.typing_every):
+        answer = await asyncio.to_thread(s.archive.ask, resolved.question)
+    s.memory.remember(chat.id, resolved.topic)
+    parts = render_answer(answer, resolved.follow_up_of)
+    shown = ShownAnswer(ShownAnswer.new_id(), chat.id, answer, parts[-1], resolved.follow_up_of)
+    await asyncio.to_thread(s.feedback.keep, shown)  # before sending: buttons work at once
+    keyboard = answer_keyboard(shown.id, answer.citations)
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if i == 0:
+            await reply_html(context.bot, message, part, keyboard if last else None)
+        else:
+            await send_html(
+                context.bot, chat.id, part, thread_id=thread_id, keyboard=keyboard if last else None
+            )
+
+
+async def press_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show a cited passage in place, restore the answer, or record a vote."""
+    query = update.callback_query
+    if query is None or query.from_user is None:
+        return
+    press = decode(query.data)
+    if press is None:
+        await query.answer(STALE_BUTTON)
+        return
+    if not await admit(update, context):
+        return
+    s = services(context)
+    shown = await asyncio.to_thread(s.feedback.find, press.answer_id)
+    if shown is None:
+        await query.answer(EXPIRED_ANSWER)
+        return
+    if press.action == "vote":
+        saved = await asyncio.to_thread(
+            s.feedback.record_vote, shown, query.from_user.id, press.vote
+        )
+        await query.answer(VOTE_THANKS if saved else VOTE_FAILED)
+        return
+    if query.message is None:
+        await query.answer(STALE_BUTTON)
+        return
+    chat_id, message_id = query.message.chat.id, query.message.message_id
+    citations = shown.answer.citations
+    if press.action == "passage":
+        citation = shown.citation(press.n)
+        if citation is None:
+            await query.answer(UNKNOWN_SOURCE)
+            return
+        keyboard = passage_keyboard(shown.id, citations, showing=press.n)
+        await edit_html(context.bot, chat_id, message_id, render_passage(citation), keyboard)
+    else:
+        keyboard = answer_keyboard(shown.id, citations)
+        await edit_html(context.bot, chat_id, message_id, shown.last_part, keyboard)
+    await query.answer()

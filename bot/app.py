@@ -1,0 +1,97 @@
+"""The one place that wires the Telegram `Application`: Bot API address, concurrency, flood
+control, the handlers and the error handler.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from telegram import Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import handlers
+from bot.services import Services
+from bot.settings import Settings
+from retrieval import Archive
+
+TELEGRAM_FILE_URL = "https://api.telegram.org/file/bot"
+
+
+def build_application(
+    settings: Settings,
+    archive: Archive,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    typing_every: float = 4.0,
+    flood_retries: int = 3,
+    request_timeout: float = 20.0,
+) -> Application:  # type: ignore[type-arg]
+    """The bot, ready to be run by `bot.serving` (or by a test against a fake Bot API).
+
+    Updates are handled concurrently; `AIORateLimiter` keeps within Telegram's flood limits
+    and waits out a `retry_after` up to `flood_retries` times before giving up.
+    """
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.strip())
+        .concurrent_updates(True)
+        .rate_limiter(AIORateLimiter(max_retries=flood_retries))
+        .read_timeout(request_timeout)
+        .write_timeout(request_timeout)
+        .media_write_timeout(request_timeout * 3)
+    )
+    base_url = settings.telegram_api_base_url.strip()
+    if base_url:
+        builder = builder.base_url(base_url).base_file_url(file_url(settings))
+    application = builder.build()
+    Services.create(settings, archive, clock=clock, typing_every=typing_every).attach(application)
+    add_handlers(application)
+    return application
+
+
+def file_url(settings: Settings) -> str:
+    """Where files are downloaded from: the setting, else derived from the API base url
+    (`…/bot` → `…/file/bot`, as the Bot API server lays them out)."""
+    if settings.telegram_api_file_url.strip():
+        return settings.telegram_api_file_url.strip()
+    base = settings.telegram_api_base_url.strip().rstrip("/")
+    if not base:
+        return TELEGRAM_FILE_URL
+    head, sep, tail = base.rpartition("/bot")
+    return f"{head}/file/bot{tail}" if sep else f"{base}/file/bot"
+
+
+def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
+    """Route updates: commands anywhere, plain text in private chats, addressed text in
+    groups, documents, buttons. Edited messages, channel posts and updates from bots are
+    not answered."""
+    new = filters.UpdateType.MESSAGE  # not edited messages, not channel posts
+    private = filters.ChatType.PRIVATE
+    groups = filters.ChatType.GROUPS
+    application.add_handler(TypeHandler(Update, handlers.guard), group=-1)
+    application.add_handlers(
+        [
+            CommandHandler(["start", "help"], handlers.on_help, filters=new),
+            CommandHandler("sources", handlers.on_sources, filters=new),
+            CommandHandler("ask", handlers.on_ask, filters=new),
+            MessageHandler(
+                new & private & filters.TEXT & ~filters.COMMAND, handlers.on_private_text
+            ),
+            MessageHandler(new & groups & filters.TEXT & ~filters.COMMAND, handlers.on_group_text),
+            MessageHandler(new & filters.Document.ALL, handlers.on_document),
+            MessageHandler(new & private & filters.COMMAND, handlers.on_unknown_command),
+            MessageHandler(new & private, handlers.on_other_private),
+            CallbackQueryHandler(handlers.on_button),
+        ]
+    )
+    application.add_error_handler(handlers.on_error)

@@ -1,0 +1,219 @@
+"""Answers as shown in a chat, and the 👍/👎 votes on them, in a local SQLite file.
+
+A shown answer is kept so that its buttons keep working: "[n]" opens passage n, "back"
+restores the answer, a vote is stored with the question, the answer and its citations.
+Recent answers are also held in memory, so a failing disk (full, read-only) costs the
+record, never the conversation: write failures are logged and the bot carries on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from contextlib import closing
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from retrieval import Answer, Citation
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    id TEXT PRIMARY KEY,
+    chat_id INTEGER NOT NULL,
+    answer TEXT NOT NULL,          -- JSON: question, text, citations, confidence, refused
+    last_part TEXT NOT NULL,       -- HTML of the message that carries the buttons
+    follow_up_of TEXT,
+    shown_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS votes (
+    answer_id TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    chat_id INTEGER NOT NULL,
+    vote INTEGER NOT NULL,         -- +1 or -1
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    citations TEXT NOT NULL,       -- JSON list of the cited passages
+    voted_at REAL NOT NULL,
+    PRIMARY KEY (answer_id, user_id)
+);
+"""
+
+
+@dataclass(frozen=True)
+class ShownAnswer:
+    """An answer as sent to a chat: what its buttons refer to."""
+
+    id: str
+    chat_id: int
+    answer: Answer
+    last_part: str
+    follow_up_of: str | None = None
+
+    @staticmethod
+    def new_id() -> str:
+        return secrets.token_hex(6)
+
+    def citation(self, n: int) -> Citation | None:
+        return next((c for c in self.answer.citations if c.n == n), None)
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One user's 👍 (+1) or 👎 (-1) on one answer."""
+
+    answer_id: str
+    user_id: int
+    chat_id: int
+    vote: int
+    question: str
+    answer: str
+    citations: tuple[dict[str, Any], ...]
+    voted_at: float
+
+
+class FeedbackStore:
+    """Shown answers and votes: recent answers in memory, everything in SQLite."""
+
+    def __init__(self, path: Path, keep_recent: int = 2_000) -> None:
+        self.path = path
+        self._keep_recent = keep_recent
+        self._recent: OrderedDict[str, ShownAnswer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def keep(self, shown: ShownAnswer) -> bool:
+        """Remember a shown answer; False if it could not be written to disk (it is still
+        remembered in memory)."""
+        with self._lock:
+            self._recent[shown.id] = shown
+            while len(self._recent) > self._keep_recent:
+                self._recent.popitem(last=False)
+        try:
+            with self._connect() as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        shown.id,
+                        shown.chat_id,
+                        json.dumps(answer_to_json(shown.answer)),
+                        shown.last_part,
+                        shown.follow_up_of,
+                        time.time(),
+                    ),
+                )
+            return True
+        except (sqlite3.Error, OSError) as exc:
+            log.error("could not record the answer %s in %s: %s", shown.id, self.path, exc)
+            return False
+
+    def find(self, answer_id: str) -> ShownAnswer | None:
+        """A shown answer by id: from memory, else from the file; None if unknown."""
+        with self._lock:
+            shown = self._recent.get(answer_id)
+        if shown is not None:
+            return shown
+        try:
+            with self._connect() as db:
+                row = db.execute(
+                    "SELECT id, chat_id, answer, last_part, follow_up_of FROM answers WHERE id = ?",
+                    (answer_id,),
+                ).fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            log.error("could not read the answer %s from %s: %s", answer_id, self.path, exc)
+            return None
+        if row is None:
+            return None
+        try:
+            answer = answer_from_json(json.loads(row[2]))
+        except (ValueError, TypeError, KeyError) as exc:
+            log.error("answer %s in %s is damaged: %s", answer_id, self.path, exc)
+            return None
+        return ShownAnswer(row[0], row[1], answer, row[3], row[4])
+
+    def record_vote(self, shown: ShownAnswer, user_id: int, vote: int) -> bool:
+        """Store a user's vote on an answer (a second vote replaces the first); False if the
+        file could not be written."""
+        citations = json.dumps(answer_to_json(shown.answer)["citations"])
+        try:
+            with self._connect() as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO votes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        shown.id,
+                        user_id,
+                        shown.chat_id,
+                        1 if vote > 0 else -1,
+                        shown.answer.question,
+                        shown.answer.text,
+                        citations,
+                        time.time(),
+                    ),
+                )
+            return True
+        except (sqlite3.Error, OSError) as exc:
+            log.error("could not record a vote on %s in %s: %s", shown.id, self.path, exc)
+            return False
+
+    def votes(self) -> list[Vote]:
+        """Every recorded vote, oldest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM votes ORDER BY voted_at").fetchall()
+        return [
+            Vote(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[7]) for r in rows
+        ]
+
+    def _connect(self) -> _Transaction:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=5)
+        try:
+            connection.executescript(_SCHEMA)
+        except sqlite3.Error:
+            connection.close()
+            raise
+        return _Transaction(connection)
+
+
+class _Transaction:
+    """A connection used for one transaction, committed on success, always closed."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self._connection
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        with closing(self._connection):
+            if kind is None:
+                self._connection.commit()
+
+
+def answer_to_json(answer: Answer) -> dict[str, Any]:
+    data = asdict(answer)
+    for citation in data["citations"]:
+        citation["date"] = citation["date"].isoformat() if citation["date"] else None
+    return data
+
+
+def answer_from_json(data: dict[str, Any]) -> Answer:
+    citations = tuple(
+        Citation(**{**c, "date": date.fromisoformat(c["date"]) if c.get("date") else None})
+        for c in data["citations"]
+    )
+    return Answer(
+        question=data["question"],
+        text=data["text"],
+        citations=citations,
+        confidence=data["confidence"],
+        refused=data.get("refused", False),
+        composer=data.get("composer", "extractive"),
+        notes=tuple(data.get("notes", ())),
+    )
