@@ -25,6 +25,8 @@ class RetrievalSettings(BaseSettings):
     embedding_model: str = ""
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
     embedding_device: str = "cpu"
+    # Chunks embedded and committed together: larger batches pad less, smaller lose less on a crash.
+    ingest_commit_chunks: int = Field(default=2048, ge=1)
 
     chroma_host: str = ""
     chroma_port: int = 8000
