@@ -5,7 +5,8 @@ CitebotError
  ├── LoadError            a file could not be read as a document (reason in the message)
  │    └── UnsupportedFile  a file type citebot does not read
  ├── IndexUnavailable     the vector store cannot be reached right now
- └── IndexCorrupt         an index file is damaged; `citebot ingest --rebuild` repairs it
+ ├── IndexCorrupt         an index file is damaged; `citebot ingest --rebuild` repairs it
+ └── InvalidEvalData      an evaluation data set is missing or malformed (`citebot eval`)
 """
 
 from __future__ import annotations
@@ -33,3 +34,7 @@ class IndexUnavailable(CitebotError):
 
 class IndexCorrupt(CitebotError):
     """A file of the index is damaged."""
+
+
+class InvalidEvalData(CitebotError):
+    """An evaluation data set (BEIR or SQuAD) is missing or malformed."""
