@@ -52,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best is kept")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,27 +74,40 @@ def main() -> None:
         ]
         model.encode(texts[:256], batch_size=args.batch_size)  # warm-up, not timed
 
-        started = time.perf_counter()
-        model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True)
-        bare = time.perf_counter() - started
+        # Alternate the two measurements and keep the best of each, so that a burst of load
+        # from elsewhere on the machine cannot favour one side.
+        bare = ingest = reingest = float("inf")
+        first = None
+        for round_ in range(args.rounds):
+            started = time.perf_counter()
+            model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True)
+            bare = min(bare, time.perf_counter() - started)
 
-        archive = Archive(settings, embedder=embedder)
-        first = archive.ingest()
-        again = archive.ingest()
+            round_settings = settings.model_copy(update={"data_dir": Path(tmp) / f"data{round_}"})
+            archive = Archive(round_settings, embedder=embedder)
+            started = time.perf_counter()
+            report = archive.ingest()
+            elapsed = time.perf_counter() - started
+            started = time.perf_counter()
+            archive.ingest()
+            reingest = min(reingest, time.perf_counter() - started)
+            if elapsed < ingest:
+                ingest, first = elapsed, report
+        assert first is not None
 
     bare_rate = len(texts) / bare
-    ingest_rate = first.chunks_embedded / first.seconds
+    ingest_rate = first.chunks_embedded / ingest
     rows = [
         ("documents", f"{len(files)}"),
         ("chunks", f"{len(texts)} (ingest embedded {first.chunks_embedded})"),
         ("bare SentenceTransformer.encode", f"{bare_rate:.1f} chunks/s ({bare:.1f} s)"),
         (
             "citebot ingest (first)",
-            f"{ingest_rate:.1f} chunks/s ({first.seconds:.1f} s, {first.embed_seconds:.1f} s in encode)",
+            f"{ingest_rate:.1f} chunks/s ({ingest:.1f} s; encode {first.embed_seconds:.1f} s)",
         ),
         ("ingest / bare throughput", f"{ingest_rate / bare_rate:.3f} (goal ≥ 0.9)"),
-        ("re-ingest unchanged", f"{again.seconds:.3f} s, {again.chunks_embedded} embedded"),
-        ("re-ingest / first ingest", f"{again.seconds / first.seconds:.4f} (goal ≤ 0.02)"),
+        ("re-ingest unchanged", f"{reingest:.3f} s"),
+        ("re-ingest / first ingest", f"{reingest / ingest:.4f} (goal ≤ 0.02)"),
         ("peak RSS", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"),
     ]
     print("| measure | value |\n|---|---|")
