@@ -292,7 +292,7 @@ def _highlight(passage: str, spans: Sequence[tuple[int, int]], start: int, end: 
 def render_help(stats: ArchiveStats, bot_username: str, is_admin: bool = False) -> str:
     """What the bot knows and how to ask it."""
     if stats.documents:
-        holds = f"I answer questions about an archive of {stats.documents:,} documents"
+        holds = f"I answer questions about an archive of {_count(stats.documents, 'document')}"
         if stats.first_date and stats.last_date:
             holds += f", dated {stats.first_date.isoformat()} to {stats.last_date.isoformat()}"
         holds += "."
@@ -326,7 +326,7 @@ def render_sources(stats: ArchiveStats, limit: int = MAX_CHARS) -> str:
     span = ""
     if stats.first_date and stats.last_date:
         span = f", dated {stats.first_date.isoformat()} to {stats.last_date.isoformat()}"
-    head = f"<b>{stats.documents:,} documents</b>{span}. Newest first:"
+    head = f"<b>{_count(stats.documents, 'document')}</b>{span}. Newest first:"
     lines = []
     for doc in stats.newest:
         title = esc(shorten(doc.title or doc.source, TITLE_CHARS)) or "untitled"
@@ -350,6 +350,10 @@ def _fit_lines(head: str, lines: Iterable[str], total: int, limit: int) -> str:
     if shown < total:
         text += f"\n… and {total - shown:,} more"
     return text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _date(citation: Citation) -> str:

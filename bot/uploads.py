@@ -106,7 +106,7 @@ def add_to_archive(archive: Archive, downloaded: Path, target: Path, max_bytes: 
             return f"“{title}” ({esc(target.name)}) is already in the archive, unchanged."
         return (
             f"{verb} “{title}” ({esc(target.name)}): {report.chunks_written} passages indexed."
-            f" The archive now holds {total:,} documents."
+            f" The archive now holds {total:,} document{'' if total == 1 else 's'}."
         )
     finally:
         downloaded.unlink(missing_ok=True)
