@@ -86,6 +86,7 @@ class Archive:
         with self._write_lock:
             manifest = Manifest(self.settings.data_dir / "manifest.sqlite3")
             try:
+                self._forget_lost_files(manifest)
                 ingestor = Ingestor(
                     MarkedStore(self.store, uuid.uuid4().hex),
                     self.embedder,
@@ -116,6 +117,20 @@ class Archive:
         with self._write_lock:
             discard_index_files(self.settings, vector_store=False)
         return self.ingest(None, progress)
+
+    def _forget_lost_files(self, manifest: Manifest) -> None:
+        """Files whose chunks are no longer in the store (a Chroma server that lost its data,
+        a new collection) are dropped from the manifest, so this ingest writes them again."""
+        entries = manifest.entries()
+        if not entries:
+            return
+        stored = self.store.ids()
+        lost = [e.key for e in entries.values() if not stored.issuperset(e.chunk_ids)]
+        if lost:
+            log.warning(
+                "%d files lost their chunks from the store; ingesting them again", len(lost)
+            )
+            manifest.remove(lost)
 
     def _publish(self, generation: str) -> None:
         """Swap in a lexical index of the store as it is now, under a new generation token.
