@@ -142,6 +142,7 @@ class BotApiServer:
         self._chats: dict[int, dict[str, Any]] = {}
         self._files: dict[str, tuple[str, bytes]] = {}
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
+        self._delays: dict[str, float] = {}
         self._changed: asyncio.Condition | None = None
         self._runner: web.AppRunner | None = None
         self._closing = False
@@ -284,6 +285,10 @@ class BotApiServer:
         for _ in range(times):
             self._failures[method].append(_Failure(status, description, retry_after))
 
+    def delay(self, method: str, seconds: float) -> None:
+        """Answer calls to `method` only after `seconds` (a slow network or a busy Telegram)."""
+        self._delays[method] = seconds
+
     # -- what a test asserts on -----------------------------------------------------------
 
     def calls_to(self, method: str, pending: bool = False, **match: Any) -> list[ApiCall]:
@@ -344,6 +349,8 @@ class BotApiServer:
         self.calls.append(call)
         self._notify()
         try:
+            if method in self._delays:
+                await asyncio.sleep(self._delays[method])
             if self._failures[method]:
                 failure = self._failures[method].popleft()
                 raise ApiError(failure.status, failure.description, failure.retry_after)
