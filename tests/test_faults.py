@@ -1,9 +1,12 @@
 """Faults citebot must survive: the Chroma server going away (or hanging) mid-conversation,
-kill -9 during an ingest, damaged index files. Real processes, real files, real model."""
+kill -9 during an ingest, damaged index files, a full disk under the feedback file. Real
+processes, real files, real model; the bot runs against the fake Bot API server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -12,15 +15,19 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.app import build_application
+from bot.serving import Polling, running
 from bot.settings import Settings
 from retrieval.archive import Archive
 from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.errors import IndexUnavailable
 from retrieval.lexical import LexicalIndex
 from retrieval.text import terms
+from tests.botapi_server import BotApiServer, buttons
 from tests.chroma_server import ChromaServer
 from tests.conftest import CROCUS_QUESTION
 
@@ -322,3 +329,81 @@ def test_damaged_index_files_get_a_clear_message_and_rebuild_repairs_them(
     assert not answer.refused and "United States" in answer.text
     with sqlite3.connect(data / "manifest.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM files").fetchone() == (1,)
+
+
+# -- through the bot ------------------------------------------------------------------------------
+
+USER = 4242
+
+
+async def ask_bot(api: BotApiServer, text: str, chat_id: int = USER) -> dict[str, Any]:
+    """Send a question and return the bot's next reply in that chat."""
+    before = len(api.calls_to("sendMessage", chat_id=chat_id))
+    api.push_message(text, chat_id=chat_id)
+    call = await api.wait_for("sendMessage", chat_id=chat_id, count=before + 1, timeout=60)
+    assert isinstance(call.result, dict), call.result
+    return call.result
+
+
+@pytest.mark.slow
+async def test_bot_users_hear_temporarily_unavailable_and_then_get_answers_again(
+    chroma_server: ChromaServer,
+    make_settings: Callable[..., Settings],
+    corpus_dir: Path,
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    async with BotApiServer() as api:
+        settings = remote_settings(
+            make_settings,
+            chroma_server,
+            telegram_bot_token=api.token,
+            telegram_api_base_url=api.base_url,
+        )
+        archive = Archive(settings, embedder=embedder)
+        await asyncio.to_thread(archive.ingest)
+        async with running(build_application(settings, archive), Polling(timeout=2)):
+            assert "United States" in (await ask_bot(api, CROCUS_QUESTION))["text"]
+
+            await asyncio.to_thread(chroma_server.stop)
+            down = await ask_bot(api, CROCUS_QUESTION, chat_id=USER + 1)
+            assert "temporarily unavailable" in down["text"]
+            assert "Traceback" not in down["text"] and "Chroma" not in down["text"]
+
+            await asyncio.to_thread(chroma_server.start)
+            back = await ask_bot(api, CROCUS_QUESTION, chat_id=USER + 2)
+            assert "United States" in back["text"] and "[1]" in back["text"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full to fill the disk")
+async def test_disk_full_under_the_feedback_file_is_logged_and_the_bot_keeps_answering(
+    archive: Archive,
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every write to /dev/full fails with ENOSPC: SQLite reports "database or disk is full"."""
+    full = tmp_path / "full-disk"
+    full.mkdir()
+    (full / "feedback.sqlite3").symlink_to("/dev/full")
+    async with BotApiServer() as api:
+        settings = make_settings(
+            telegram_bot_token=api.token,
+            telegram_api_base_url=api.base_url,
+            feedback_db=full / "feedback.sqlite3",
+        )
+        async with running(build_application(settings, archive), Polling(timeout=2)):
+            answer = await ask_bot(api, CROCUS_QUESTION)
+            api.push_callback(answer, buttons(answer)["👍"])
+            vote = await api.wait_for("answerCallbackQuery")
+            api.push_callback(answer, buttons(answer)["[1]"])  # held in memory: still works
+            shown = await api.wait_for("editMessageText", chat_id=USER)
+            again = await ask_bot(api, "When did the attack on Crocus City Hall happen?")
+    assert "United States" in answer["text"]
+    assert vote.params["text"] == "Sorry, your feedback could not be saved right now."
+    assert shown.params["text"].startswith("<b>[1] ")
+    assert "[1]" in again["text"]
+    full_disk = [
+        r for r in caplog.records if r.levelno >= logging.ERROR and "disk is full" in r.getMessage()
+    ]
+    assert len(full_disk) >= 3  # two answers and the vote, each logged
