@@ -25,6 +25,7 @@ from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.errors import IndexCorrupt, IndexUnavailable, InvalidQuestion
 from retrieval.ingest import Ingestor, IngestReport, Progress
 from retrieval.lexical import DocumentInfo, LexicalIndex
+from retrieval.llm import LLMComposer
 from retrieval.manifest import Manifest
 from retrieval.search import Searcher, SearchParams
 from retrieval.settings import RetrievalSettings
@@ -67,7 +68,13 @@ class Archive:
         self._refreshed_at = time.monotonic()
         self._lexical_dir = settings.data_dir / "lexical"
         self.lexical = self._load_lexical()
-        self.composer: Composer = composer or self._extractive()
+        self.extractive = self._extractive()
+        # With LLM_PROVIDER set, answers come from the LLM, checked, with the extractive
+        # composer as the fallback; `ask(..., use_llm=False)` skips the LLM (e.g. over quota).
+        self.llm: LLMComposer | None = None
+        if settings.llm_provider != "none":
+            self.llm = LLMComposer.from_settings(settings, self.extractive, self.extractive.idf)
+        self.composer: Composer = composer or self.llm or self.extractive
 
     def _extractive(self) -> ExtractiveComposer:
         return ExtractiveComposer(
@@ -241,11 +248,12 @@ class Archive:
         searcher = Searcher(self.store, self.embedder, self.lexical, self.params)
         return searcher.search(question, k or self.settings.search_top_k)
 
-    def ask(self, question: str) -> Answer:
+    def ask(self, question: str, *, use_llm: bool = True) -> Answer:
         """The answer to a question, with citations; a refusal with nearest sources if weak."""
         question = self.check_question(question)
         hits = self.search(question)
-        return self.composer.compose(question, hits)
+        composer = self.composer if use_llm else self.extractive
+        return composer.compose(question, hits)
 
     # -- what the archive holds ---------------------------------------------------------------
 
