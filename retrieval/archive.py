@@ -100,7 +100,7 @@ class Archive:
                     manifest,
                     max_chunk_chars=self.settings.chunk_max_chars,
                     max_file_bytes=int(self.settings.max_file_mb * 1024 * 1024),
-                    batch_chunks=max(self.settings.embedding_batch_size * 8, 256),
+                    batch_chunks=self.settings.ingest_commit_chunks,
                     source_base=self.settings.corpus_dir.resolve().parent,
                 )
                 report = ingestor.run(paths, progress)
