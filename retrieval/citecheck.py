@@ -209,6 +209,12 @@ class CitationChecker:
                 text, reason=f"cites passages never given {list(unknown)}", unknown=unknown
             )
 
+        for link in links(text):
+            if not self._link_allowed(link, given):
+                return Verdict(
+                    text, reason=f"links to {link!r}, not a cited source", unknown=unknown
+                )
+
         injected = self._injected_terms.intersection(content)
         if injected:
             return Verdict(
@@ -231,12 +237,6 @@ class CitationChecker:
                 reason=f"not supported by {given} (support {best:.2f} < {self.floor:.2f})",
                 unknown=unknown,
             )
-
-        for link in links(text):
-            if not self._link_allowed(link, supported):
-                return Verdict(
-                    text, reason=f"links to {link!r}, not a cited source", unknown=unknown
-                )
 
         known = set(self._question_specifics).union(*(self._specifics[n] for n in supported))
         missing = sorted(_specifics(text) - known)
