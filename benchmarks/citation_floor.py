@@ -13,9 +13,10 @@ dev (../shared/eval/squad/dev-v1.1.json):
 - wrong pairs: the same sentences paired with another paragraph of the same article (hard: same
   topic, the LLM cited the wrong passage) and with a paragraph of another article (easy).
 
-It prints, for each floor, the share of faithful sentences kept and of wrong citations rejected,
-unweighted share alongside for comparison, and with --embedding the cosine similarity of the
-bundled MiniLM as a third score:
+It prints, for each floor, the share of faithful sentences kept and of wrong citations
+rejected, the unweighted share alongside for comparison, with --embedding the cosine
+similarity of the bundled MiniLM as a third score, and how many ordinary sentences (SQuAD and
+SciFact) the prompt-injection detector would mistake for instructions to an AI:
 
     .venv/bin/python benchmarks/citation_floor.py [--pairs 3000] [--embedding]
 """
@@ -39,10 +40,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retrieval.citecheck import SUPPORT_FLOOR, support  # noqa: E402
+from retrieval.citecheck import SUPPORT_FLOOR, looks_like_instructions, support  # noqa: E402
 from retrieval.text import sentences, terms  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad" / "dev-v1.1.json"
+SCIFACT = ROOT.parent / "shared" / "eval" / "scifact" / "corpus.jsonl"
 FILLER = (
     "notably",
     "overall",
@@ -179,6 +181,22 @@ def _share(values: Sequence[float], floor: float, above: bool) -> float:
     return hits / len(values) if values else 0.0
 
 
+def false_alarms(paragraphs: list[str]) -> None:
+    """How often ordinary prose is mistaken for instructions to an AI (and cut from prompts)."""
+    texts = [p.split("\n", 1)[1] for p in paragraphs]
+    if SCIFACT.exists():
+        with SCIFACT.open(encoding="utf-8") as lines:
+            texts += [json.loads(line)["text"] for line in lines]
+    all_sentences = [s for text in texts for s in sentences(text)]
+    flagged = [s for s in all_sentences if looks_like_instructions(s)]
+    print(
+        f"\ninstruction-like sentences cut from prompts in SQuAD dev + SciFact prose:"
+        f" {len(flagged)} of {len(all_sentences)}"
+    )
+    for sentence in flagged[:10]:
+        print(f"  {sentence[:120]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=3000, help="faithful sentences to draw")
@@ -210,6 +228,7 @@ def main() -> None:
         pairs,
         lambda p: support(sentence_terms[p.sentence], paragraph_terms[p.paragraph], lambda _: 1.0),
     )
+    false_alarms(paragraphs)
     if args.embedding:
         from retrieval.embedding import SentenceTransformerEmbedder
 
