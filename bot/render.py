@@ -44,6 +44,8 @@ ALLOWED_TAGS = frozenset(
     }
 )
 
+EMPTY_ANSWER = "The archive gave no answer to this question."
+
 _MARKER = re.compile(r"\[\d+\]")
 _TOKEN = re.compile(r"\[\d+\]|\s+|[^\s\[]+|\[")
 _SENTENCE_END = re.compile(r"(?:[.!?…]['\"”’»)\]]*|\[\d+\])$")
@@ -120,7 +122,7 @@ def render_answer(
         # The heading travels with the first source so it never ends a message alone.
         blocks.append(_Block(f"{heading}\n{lines[0]}", "\n\n"))
         blocks.extend(_Block(line) for line in lines[1:])
-    return _pack(blocks, limit)
+    return _pack(blocks, limit) or [EMPTY_ANSWER]
 
 
 def source_line(citation: Citation) -> str:
@@ -159,24 +161,27 @@ def _units(text: str, sentence_level: bool) -> list[tuple[str, str]]:
     or a line break does."""
     tokens = _TOKEN.findall(text)
     units: list[tuple[str, str]] = []
-    sep, current = "", ""
+    sep: list[str] = []
+    current: list[str] = []
     for i, token in enumerate(tokens):
         if not token.isspace():
-            current += token
+            current.append(token)
             continue
         following = tokens[i + 1] if i + 1 < len(tokens) else ""
         breaks = not _MARKER.fullmatch(following) and (
-            not sentence_level or "\n" in token or bool(_SENTENCE_END.search(current))
+            not sentence_level
+            or "\n" in token
+            or bool(current and _SENTENCE_END.search("".join(current[-4:])[-40:]))
         )
         if breaks and current:
-            units.append((sep, current))
-            sep, current = token, ""
+            units.append(("".join(sep), "".join(current)))
+            sep, current = [token], []
         elif current:
-            current += token
+            current.append(token)
         else:
-            sep += token
+            sep.append(token)
     if current:
-        units.append((sep, current))
+        units.append(("".join(sep), "".join(current)))
     return units
 
 
@@ -195,17 +200,19 @@ def _atoms(word: str) -> list[str]:
 def _pack(blocks: Sequence[_Block], limit: int) -> list[str]:
     """Fill messages with whole blocks, in order, as full as the limit allows."""
     messages: list[str] = []
-    current = ""
+    current: list[str] = []
+    used = 0
     for block in blocks:
-        candidate = current + block.sep + block.html if current else block.html
-        if size(candidate) <= limit:
-            current = candidate
+        grown = used + size(block.sep) + size(block.html) if current else size(block.html)
+        if grown <= limit:
+            current += [block.sep, block.html] if current else [block.html]
+            used = grown
             continue
         if current:
-            messages.append(current)
-        current = block.html
+            messages.append("".join(current))
+        current, used = [block.html], size(block.html)
     if current:
-        messages.append(current)
+        messages.append("".join(current))
     return messages
 
 
@@ -236,20 +243,31 @@ def _passage_body(passage: str, quote: str, budget: int) -> str:
     whole = _highlight(passage, spans, 0, len(passage))
     if size(whole) <= budget:
         return whole
-    start = 0
-    if spans and spans[0][0] > 200:
-        start = passage.rfind(" ", 0, spans[0][0] - 150) + 1
-    low, high = start, len(passage)  # the largest end whose rendering fits
+
+    def fits(start: int, end: int) -> bool:
+        return size(_highlight(passage, spans, start, end)) <= budget
+
+    # Start a little before the quote, take as much as fits after it; if that reaches the
+    # end of the passage, take as much as fits before it instead.
+    start = passage.rfind(" ", 0, spans[0][0] - 150) + 1 if spans and spans[0][0] > 200 else 0
+    low, high = start, len(passage)  # the largest end that fits
     while low < high:
         middle = (low + high + 1) // 2
-        if size(_highlight(passage, spans, start, middle)) <= budget:
-            low = middle
-        else:
-            high = middle - 1
+        low, high = (middle, high) if fits(start, middle) else (low, middle - 1)
     end = low
-    space = passage.rfind(" ", start, end)
-    if space > start and end - space < 80:
-        end = space
+    if end == len(passage) and start > 0:
+        low, high = 0, start  # the smallest start that fits
+        while low < high:
+            middle = (low + high) // 2
+            low, high = (low, middle) if fits(middle, end) else (middle + 1, high)
+        start = low
+        space = passage.find(" ", start, start + 80)
+        if space >= 0 and start > 0:
+            start = space + 1
+    else:
+        space = passage.rfind(" ", start, end)
+        if space > start and end - space < 80:
+            end = space
     return _highlight(passage, spans, start, end)
 
 
