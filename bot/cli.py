@@ -196,7 +196,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     application = build_application(settings, archive)
     api = settings.telegram_api_base_url or "https://api.telegram.org"
     try:
-        asyncio.run(serve(application, mode))
+        asyncio.run(serve(application, mode, ready=lambda s: print(s, file=sys.stderr)))
     except InvalidToken:
         print(
             f"error: the Bot API at {api} rejected TELEGRAM_BOT_TOKEN; check it with @BotFather",

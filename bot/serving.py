@@ -16,7 +16,7 @@ import logging
 import re
 import signal
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -155,8 +155,10 @@ async def serve(
     application: Application,  # type: ignore[type-arg]
     mode: Mode,
     stop: asyncio.Event | None = None,
+    ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Run the bot until `stop` is set, or SIGINT/SIGTERM arrives (in the main thread)."""
+    """Run the bot until `stop` is set or SIGINT/SIGTERM arrives (in the main thread);
+    `ready` is told, in words, once the bot is answering."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     signals: list[signal.Signals] = []
@@ -167,6 +169,8 @@ async def serve(
                 signals.append(sig)
     try:
         async with running(application, mode):
+            if ready is not None:
+                ready(f"@{application.bot.username} is answering ({_describe(mode)})")
             await stop.wait()
             log.info("stopping: finishing the answers in flight")
     finally:

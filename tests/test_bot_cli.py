@@ -97,6 +97,7 @@ async def test_citebot_serve_answers_and_stops_on_sigterm(env: Path, api: BotApi
     assert process.stderr is not None
     err = (await process.stderr.read()).decode()
     assert code == 0, err
+    assert f"@{api.username} is answering (long polling)" in err
     texts = [c.params["text"] for c in api.calls_to("sendMessage", chat_id=77)]
     assert "My archive is empty for now" in texts[0]
     assert texts[1].startswith("The archive has nothing that answers this question.")
