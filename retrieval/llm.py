@@ -271,7 +271,7 @@ class _Assembler:
             passage = self._passages[n]
             order = {s: i for i, s in enumerate(passage.sentences)}
             quotes = sorted(self._quotes.get(n, []), key=lambda q: order.get(q, 0))
-            citations.append(_citation(number, passage.hit, " … ".join(quotes)))
+            citations.append(_citation(number, passage, " … ".join(quotes)))
         return Answer(
             self.question,
             self.text,
@@ -282,15 +282,15 @@ class _Assembler:
         )
 
 
-def _citation(n: int, hit: Hit, quote: str) -> Citation:
-    chunk = hit.chunk
+def _citation(n: int, passage: Passage, quote: str) -> Citation:
+    chunk = passage.hit.chunk
     return Citation(
         n=n,
         chunk_id=chunk.id,
         title=chunk.title,
         source=chunk.source,
         quote=quote,
-        passage=chunk.text,
+        passage=passage.text,  # instruction-like sentences (phishing links, …) cut out
         date=chunk.date,
         url=chunk.url,
         location=chunk.location,

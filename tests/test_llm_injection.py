@@ -84,7 +84,9 @@ def number_of(hits: list[Hit], phrase: str) -> int:
 
 def assert_clean(answer: Answer) -> None:
     """No canary, no unknown link anywhere the reader sees; every [n] resolves, quotes are real."""
-    shown = [answer.text] + [c.quote for c in answer.citations]
+    shown = (
+        [answer.text] + [c.quote for c in answer.citations] + [c.passage for c in answer.citations]
+    )
     for text in shown:
         assert CANARY not in text and UNKNOWN_SITE not in text, text
     assert {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)} == {
@@ -157,8 +159,6 @@ def test_a_model_that_only_obeys_the_injection_falls_back_cleanly(
 
     assert answer.composer == "extractive"
     assert_clean(answer)
-    for citation in answer.citations:
-        assert CANARY not in citation.passage
 
 
 def test_instruction_detector_leaves_ordinary_prose_alone(corpus_dir: Path) -> None:
