@@ -72,16 +72,17 @@ async def test_serve_with_a_rejected_token_fails_clearly(
 
 @pytest.mark.slow
 async def test_citebot_serve_answers_and_stops_on_sigterm(env: Path, api: BotApiServer) -> None:
-    citebot = Path(sys.executable).parent / "citebot"
+    citebot = [sys.executable, "-m", "bot.cli"]  # the `citebot` command, from this checkout
     variables = {
         **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
         "TELEGRAM_BOT_TOKEN": api.token,
         "TELEGRAM_API_BASE_URL": api.base_url,
         "DATA_DIR": str(env / "data"),  # nothing ingested: an empty archive
         "FEEDBACK_DB": str(env / "data" / "feedback.sqlite3"),
     }
     process = await asyncio.create_subprocess_exec(
-        citebot, "serve", cwd=env, env=variables, stderr=asyncio.subprocess.PIPE
+        *citebot, "serve", cwd=env, env=variables, stderr=asyncio.subprocess.PIPE
     )
     try:
         await api.wait_for("getUpdates", timeout=120, pending=True)
