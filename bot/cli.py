@@ -181,7 +181,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    from telegram.error import InvalidToken, NetworkError
+    from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 
     from bot.app import build_application
     from bot.serving import ServeConfigError, check_token, choose_mode, serve
@@ -203,8 +203,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
+    except BadRequest as exc:  # e.g. setWebhook refused the URL (a NetworkError in PTB)
+        print(f"error: the Bot API refused to start the bot: {exc}", file=sys.stderr)
+        return 1
     except NetworkError as exc:
         print(f"error: cannot reach the Bot API at {api}: {exc}", file=sys.stderr)
+        return 1
+    except TelegramError as exc:
+        print(f"error: the Bot API refused to start the bot: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # e.g. the webhook port is taken
         print(f"error: cannot start the bot: {exc}", file=sys.stderr)

@@ -103,3 +103,22 @@ async def test_citebot_serve_answers_and_stops_on_sigterm(env: Path, api: BotApi
     assert "My archive is empty for now" in texts[0]
     assert texts[1].startswith("The archive has nothing that answers this question.")
     assert api.calls_to("deleteWebhook")  # polling mode clears any webhook first
+
+
+@pytest.mark.slow
+async def test_serve_fails_clearly_when_telegram_refuses_the_webhook(
+    env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    api: BotApiServer,
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", api.token)
+    monkeypatch.setenv("TELEGRAM_API_BASE_URL", api.base_url)
+    monkeypatch.setenv("WEBHOOK_SECRET", "a-secret")
+    api.fail_next("setWebhook", 400, "Bad Request: bad webhook: Failed to resolve host")
+    args = ["serve", "--webhook", "https://nowhere.invalid/hook", "--listen", "127.0.0.1"]
+    code = await asyncio.to_thread(main, [*args, "--port", "0"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "the Bot API refused to start the bot: Bad webhook: failed to resolve host" in err
+    assert "Traceback" not in err
