@@ -74,6 +74,33 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=cmd_serve)
 
     evaluate = commands.add_parser("eval", help="measure retrieval and answer quality")
+    kinds = evaluate.add_subparsers(dest="kind", required=True)
+    beir = kinds.add_parser("beir", help="ranking quality on a BEIR data set, stage by stage")
+    beir.add_argument("path", type=Path, help="folder with corpus.jsonl, queries.jsonl, qrels/")
+    beir.add_argument("--qrels", type=Path, help="qrels TSV (default: DIR/qrels/SPLIT.tsv)")
+    beir.add_argument("--split", default="test", help="qrels split (default: test)")
+    squad = kinds.add_parser("squad", help="paragraph retrieval and answers on SQuAD v1.1")
+    squad.add_argument("path", type=Path, help="a SQuAD v1.1 JSON file (e.g. dev-v1.1.json)")
+    squad.add_argument("--every", type=int, default=1, help="ask every N-th question")
+    refusal = kinds.add_parser(
+        "refusal", help="refusals on SQuAD questions whose article is not indexed"
+    )
+    refusal.add_argument("path", type=Path, help="a SQuAD v1.1 JSON file")
+    refusal.add_argument("--every", type=int, default=5, help="ask every N-th question")
+    for sub in (beir, squad, refusal):
+        sub.add_argument("--limit", type=int, help="ask at most N questions")
+        sub.add_argument(
+            "--subset",
+            choices=("all", "even", "odd"),
+            default="all",
+            help="ask the even- or odd-numbered half (tune on one, report the other)",
+        )
+        sub.add_argument(
+            "--cache",
+            type=Path,
+            help="keep the index in this folder and reuse it (default: a fresh temporary one)",
+        )
+        sub.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.set_defaults(run=cmd_eval)
     return parser
 
@@ -219,8 +246,49 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    print("error: evaluation is not built yet", file=sys.stderr)
-    return 2
+    from retrieval import evaluation
+    from retrieval.eval_data import load_beir, load_squad
+    from retrieval.eval_report import render, to_json
+
+    if (args.limit is not None and args.limit < 1) or getattr(args, "every", 1) < 1:
+        print("error: --limit and --every take a positive number", file=sys.stderr)
+        return 2
+
+    def progress(phase: str, done: int, total: int) -> None:
+        what = "documents indexed" if phase == "index" else "questions asked"
+        print(f"{done:,}/{total:,} {what}", file=sys.stderr, flush=True)
+
+    def nothing_to_ask() -> int:
+        print("error: no questions to ask (check --subset and --limit)", file=sys.stderr)
+        return 2
+
+    report: evaluation.BeirReport | evaluation.SquadReport | evaluation.RefusalReport
+    if args.kind == "beir":
+        data = load_beir(args.path, args.qrels, args.split)
+        questions = evaluation.select(data.questions, args.subset, args.limit)
+        if not questions:
+            return nothing_to_ask()
+        with evaluation.eval_index(data, settings, None, args.cache, progress) as index:
+            report = evaluation.evaluate_beir(index, questions, progress)
+    elif args.kind == "squad":
+        data = load_squad(args.path, every=args.every)
+        questions = evaluation.select(data.questions, args.subset, args.limit)
+        if not questions:
+            return nothing_to_ask()
+        with evaluation.eval_index(data, settings, None, args.cache, progress) as index:
+            report = evaluation.evaluate_squad(index, questions, progress)
+    else:
+        corpus, answerable, unanswerable = evaluation.split_for_refusal(
+            load_squad(args.path, every=args.every)
+        )
+        answerable = evaluation.select(answerable, args.subset, args.limit)
+        unanswerable = evaluation.select(unanswerable, args.subset, args.limit)
+        if not answerable or not unanswerable:
+            return nothing_to_ask()
+        with evaluation.eval_index(corpus, settings, None, args.cache, progress) as index:
+            report = evaluation.evaluate_refusal(index, answerable, unanswerable, progress)
+    print(to_json(report) if args.json else render(report))
+    return 0
 
 
 if __name__ == "__main__":
