@@ -16,10 +16,11 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
+from retrieval import dates
 from retrieval.answer import Composer, ExtractiveComposer
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.errors import IndexCorrupt, IndexUnavailable, InvalidQuestion
@@ -27,7 +28,7 @@ from retrieval.ingest import Ingestor, IngestReport, Progress
 from retrieval.lexical import DocumentInfo, LexicalIndex
 from retrieval.llm import LLMComposer
 from retrieval.manifest import Manifest
-from retrieval.search import Searcher, SearchParams
+from retrieval.search import Searcher, SearchParams, Stages
 from retrieval.settings import RetrievalSettings
 from retrieval.store import WRITING_PREFIX, ChromaStore, MarkedStore, Store
 from retrieval.types import Answer, Chunk, Hit
@@ -243,17 +244,40 @@ class Archive:
         return cleaned
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
+        """The best passages for a question, with any date constraint it states applied."""
+        return self.search_stages(question, k).final
+
+    def search_stages(self, question: str, k: int | None = None, dated: bool = True) -> Stages:
+        """Every stage of the search (for `citebot eval`); `dated=False` ignores dates."""
         question = self.check_question(question)
         self._refresh_if_due()
         searcher = Searcher(self.store, self.embedder, self.lexical, self.params)
-        return searcher.search(question, k or self.settings.search_top_k)
+        k = k or self.settings.search_top_k
+        constraint = dates.detect(question) if dated else None
+        if constraint is None:
+            return searcher.stages(question, k)
+        return dates.dated_stages(searcher, question, k, constraint)
 
     def ask(self, question: str, *, use_llm: bool = True) -> Answer:
-        """The answer to a question, with citations; a refusal with nearest sources if weak."""
+        """The answer to a question, with citations; a refusal with nearest sources if weak.
+
+        A question limited to dates that the archive cannot answer from those dates is
+        answered from the whole archive instead, with a note saying so.
+        """
         question = self.check_question(question)
-        hits = self.search(question)
         composer = self.composer if use_llm else self.extractive
-        return composer.compose(question, hits)
+        stages = self.search_stages(question)
+        answer = composer.compose(question, stages.final)
+        if answer.refused and stages.filtered:
+            wider = composer.compose(question, self.search_stages(question, dated=False).final)
+            if not wider.refused:
+                note = (
+                    f"Nothing dated {stages.filtered} answers this; these sources have other dates."
+                )
+                return replace(wider, notes=(*wider.notes, note))
+        if stages.notes:
+            answer = replace(answer, notes=(*answer.notes, *stages.notes))
+        return answer
 
     # -- what the archive holds ---------------------------------------------------------------
 
