@@ -1,11 +1,27 @@
-"""Hybrid search: dense (Chroma, cosine) and lexical (BM25) candidates, fused by weighted
-reciprocal rank, then de-duplicated and diversified into the top k hits."""
+"""Hybrid search: dense (Chroma, cosine) and lexical (BM25) candidates, fused by a weighted
+sum of scores, then de-duplicated and diversified into the top k hits.
+
+The fused score of a passage (measured with `citebot eval`; see the README's quality table):
+
+    cosine similarity + lexical_weight × BM25 / best BM25 + title_weight × title coverage
+
+- Reciprocal rank fusion throws the scores away: a passage BM25 ranks far above the rest
+  counts no more than a close second. The cosine keeps its own scale (comparable across
+  questions, which the refusal threshold also relies on); BM25, whose scale depends on the
+  question, is divided by the best BM25 among the candidates.
+- Title coverage is the IDF-weighted share of the question's terms found in the document
+  title: a title names what the whole document is about, beyond the passage at hand.
+- A candidate that only one retriever found gets the other's lowest candidate score, a bound
+  on what it would have had.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from retrieval.embedding import Embedder
 from retrieval.lexical import LexicalIndex
@@ -16,23 +32,28 @@ from retrieval.types import Chunk, Hit
 
 @dataclass(frozen=True)
 class SearchParams:
-    """Tunable knobs of the hybrid search (see `citebot eval`)."""
+    """Tunable knobs of the hybrid search (tuned with `citebot eval`)."""
 
-    candidates: int = 50
-    rrf_k: float = 60.0
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
-    max_per_paragraph: int = 2
+    candidates: int = 100  # chunks asked of each retriever
+    lexical_weight: float = 0.5  # weight of BM25 / best BM25 beside the cosine similarity
+    title_weight: float = 0.1  # weight of the question's IDF-weighted coverage by the title
+    max_per_paragraph: int = 2  # diversity: at most this many hits from one paragraph
 
 
 @dataclass(frozen=True)
 class Stages:
-    """Every stage's ranking, for evaluation: chunk ids, best first."""
+    """Every stage's ranking, for evaluation: chunk ids, best first; and the final hits.
+
+    `filtered` describes the date range the search was limited to ("" if none); `notes`
+    say how the question's dates were applied.
+    """
 
     dense: list[str]
     lexical: list[str]
     fused: list[str]
     final: list[Hit]
+    filtered: str = ""
+    notes: tuple[str, ...] = ()
 
 
 class Searcher:
@@ -55,7 +76,6 @@ class Searcher:
 
     def stages(self, question: str, k: int, date_range: tuple[int, int] | None = None) -> Stages:
         p = self.params
-        vector = self.embedder.embed([question])[0]
         where = None
         if date_range is not None:
             where = {
@@ -65,7 +85,10 @@ class Searcher:
                 ]
             }
         n = min(p.candidates, max(len(self.lexical), 1))
-        dense = self.store.query(vector, n, where) if len(self.lexical) else []
+        dense: list[tuple[Chunk, float]] = []
+        if len(self.lexical):
+            vector = self.embedder.embed([question])[0]
+            dense = self.store.query(vector, n, where)
         lexical = self.lexical.search(terms(question), n, date_range)
 
         chunks: dict[str, Chunk] = {c.id: c for c, _ in dense}
@@ -73,17 +96,35 @@ class Searcher:
         lexical_score = dict(lexical)
         missing = [i for i, _ in lexical if i not in chunks]
         chunks.update({c.id: c for c in self.store.get(missing)})
+        ids = [i for i in dict.fromkeys([*similarity, *lexical_score]) if i in chunks]
 
-        fused: dict[str, float] = defaultdict(float)
-        found_by: dict[str, set[str]] = defaultdict(set)
-        for rank, (chunk, _) in enumerate(dense):
-            fused[chunk.id] += p.dense_weight / (p.rrf_k + rank + 1)
-            found_by[chunk.id].add("dense")
-        for rank, (chunk_id, _) in enumerate(lexical):
-            fused[chunk_id] += p.lexical_weight / (p.rrf_k + rank + 1)
-            found_by[chunk_id].add("bm25")
-        order = sorted((i for i in fused if i in chunks), key=lambda i: -fused[i])
+        question_terms = set(terms(question))
+        fused = fuse(
+            ids,
+            similarity,
+            lexical_score,
+            {i: title_coverage(question_terms, chunks[i].title, self.lexical.idf) for i in ids},
+            p,
+        )
+        order = sorted(ids, key=lambda i: -fused[i])
+        final = self._diversify(order, chunks, fused, similarity, lexical_score, k)
+        return Stages(
+            dense=[c.id for c, _ in dense],
+            lexical=[i for i, _ in lexical],
+            fused=order,
+            final=final,
+        )
 
+    def _diversify(
+        self,
+        order: list[str],
+        chunks: dict[str, Chunk],
+        fused: dict[str, float],
+        similarity: dict[str, float],
+        lexical_score: dict[str, float],
+        k: int,
+    ) -> list[Hit]:
+        """The top k, skipping repeated texts and a third hit from one paragraph."""
         final: list[Hit] = []
         seen_text: set[str] = set()
         per_paragraph: dict[tuple[str, str], int] = defaultdict(int)
@@ -91,24 +132,55 @@ class Searcher:
             chunk = chunks[chunk_id]
             fingerprint = hashlib.sha1(" ".join(chunk.text.split()).lower().encode()).hexdigest()
             place = (chunk.document_id, chunk.location.split("–")[0])
-            if fingerprint in seen_text or per_paragraph[place] >= p.max_per_paragraph:
+            if fingerprint in seen_text or per_paragraph[place] >= self.params.max_per_paragraph:
                 continue
             seen_text.add(fingerprint)
             per_paragraph[place] += 1
+            found_by = {"dense"} if chunk_id in similarity else set()
+            if chunk_id in lexical_score:
+                found_by.add("bm25")
             final.append(
                 Hit(
                     chunk=chunk,
                     score=fused[chunk_id],
-                    retrievers=frozenset(found_by[chunk_id]),
+                    retrievers=frozenset(found_by),
                     dense_similarity=similarity.get(chunk_id),
                     lexical_score=lexical_score.get(chunk_id),
                 )
             )
             if len(final) == k:
                 break
-        return Stages(
-            dense=[c.id for c, _ in dense],
-            lexical=[i for i, _ in lexical],
-            fused=order,
-            final=final,
-        )
+        return final
+
+
+def fuse(
+    ids: list[str],
+    similarity: dict[str, float],
+    lexical_score: dict[str, float],
+    title: dict[str, float],
+    params: SearchParams,
+) -> dict[str, float]:
+    """The fused score of every candidate (see the module's docstring)."""
+    dense_floor = min(similarity.values(), default=0.0)
+    lexical_floor = min(lexical_score.values(), default=0.0)
+    lexical_best = max(lexical_score.values(), default=0.0) or 1.0
+    return {
+        i: similarity.get(i, dense_floor)
+        + params.lexical_weight * lexical_score.get(i, lexical_floor) / lexical_best
+        + params.title_weight * title.get(i, 0.0)
+        for i in ids
+    }
+
+
+def title_coverage(question_terms: set[str], title: str, idf: Callable[[str], float]) -> float:
+    """IDF-weighted share of the question's terms that occur in the title (0..1)."""
+    if not question_terms or not title:
+        return 0.0
+    total = sum(idf(t) for t in question_terms)
+    present = question_terms & _title_terms(title)
+    return sum(idf(t) for t in present) / total if total > 0 else 0.0
+
+
+@lru_cache(maxsize=65536)
+def _title_terms(title: str) -> frozenset[str]:
+    return frozenset(terms(title))
