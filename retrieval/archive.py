@@ -253,10 +253,20 @@ class Archive:
         self._refresh_if_due()
         searcher = Searcher(self.store, self.embedder, self.lexical, self.params)
         k = k or self.settings.search_top_k
-        constraint = dates.detect(question) if dated else None
+        # Dates in a question about an undated archive (an encyclopaedia, papers) are about
+        # events, not publication: they stay words of the question.
+        constraint = dates.detect(question) if dated and self._has_dates() else None
         if constraint is None:
             return searcher.stages(question, k)
         return dates.dated_stages(searcher, question, k, constraint)
+
+    def _has_dates(self) -> bool:
+        """Whether any indexed document is dated (cached per lexical index)."""
+        lexical = self.lexical
+        if getattr(self, "_dated_for", None) is not lexical:
+            self._dated = any(d.date for d in lexical.documents.values())
+            self._dated_for = lexical
+        return self._dated
 
     def ask(self, question: str, *, use_llm: bool = True) -> Answer:
         """The answer to a question, with citations; a refusal with nearest sources if weak.

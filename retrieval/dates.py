@@ -302,13 +302,6 @@ def _relative(groups: dict[str, str | None], today: date) -> tuple[date, date] |
     return None
 
 
-def strip_phrase(question: str, constraint: DateConstraint) -> str:
-    """The question without its date phrase, for searching by topic ("latest news on X" →
-    "news on X"); the question itself if nothing would remain."""
-    rest = " ".join(question.replace(constraint.phrase, " ").split())
-    return rest if any(ch.isalnum() for ch in rest) else question
-
-
 def mentioned_dates(text: str, published: date | None) -> list[date]:
     """Dates a passage states ("on March 22", "22 March 2024"); a date without a year takes
     the publication year (the year before, if that would put it after publication)."""
@@ -397,18 +390,17 @@ def dated_stages(
             )
         constraint = constraint.resolved(when)
         notes.append(f"{constraint.event} is dated {when.isoformat()} by the archive.")
-    topic = strip_phrase(question, constraint)
     depth = max(k, pool) if constraint.order else k
     stages: Stages | None = None
     if constraint.has_range:
-        filtered = searcher.stages(topic, depth, constraint.ordinal_range())
+        filtered = searcher.stages(question, depth, constraint.ordinal_range())
         if filtered.final:
             stages = replace(filtered, filtered=constraint.describe())
             notes.append(f"Searched documents dated {constraint.describe()}.")
         else:
             notes.append(f"Nothing is dated {constraint.describe()}; searched every date.")
     if stages is None:
-        stages = searcher.stages(topic, depth)
+        stages = searcher.stages(question, depth)
     final = list(stages.final)
     if constraint.order:
         final = order_hits(final, constraint.order)

@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 from retrieval.embedding import Embedder
 from retrieval.lexical import LexicalIndex
@@ -38,6 +39,9 @@ class SearchParams:
     lexical_weight: float = 0.5  # weight of BM25 / best BM25 beside the cosine similarity
     title_weight: float = 0.1  # weight of the question's IDF-weighted coverage by the title
     max_per_paragraph: int = 2  # diversity: at most this many hits from one paragraph
+    # "weighted" (the above) or "rrf": plain reciprocal rank fusion, kept for comparison.
+    fusion: Literal["weighted", "rrf"] = "weighted"
+    rrf_k: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -99,13 +103,13 @@ class Searcher:
         ids = [i for i in dict.fromkeys([*similarity, *lexical_score]) if i in chunks]
 
         question_terms = set(terms(question))
-        fused = fuse(
-            ids,
-            similarity,
-            lexical_score,
-            {i: title_coverage(question_terms, chunks[i].title, self.lexical.idf) for i in ids},
-            p,
-        )
+        if p.fusion == "rrf":
+            fused = reciprocal_rank_fusion([list(similarity), list(lexical_score)], p.rrf_k)
+        else:
+            titles = {
+                i: title_coverage(question_terms, chunks[i].title, self.lexical.idf) for i in ids
+            }
+            fused = fuse(ids, similarity, lexical_score, titles, p)
         order = sorted(ids, key=lambda i: -fused[i])
         final = self._diversify(order, chunks, fused, similarity, lexical_score, k)
         return Stages(
@@ -170,6 +174,15 @@ def fuse(
         + params.title_weight * title.get(i, 0.0)
         for i in ids
     }
+
+
+def reciprocal_rank_fusion(rankings: list[list[str]], k: float = 60.0) -> dict[str, float]:
+    """Σ 1 / (k + rank) over the rankings that hold an id (Cormack et al., 2009)."""
+    fused: dict[str, float] = defaultdict(float)
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] += 1.0 / (k + rank)
+    return dict(fused)
 
 
 def title_coverage(question_terms: set[str], title: str, idf: Callable[[str], float]) -> float:
