@@ -64,7 +64,7 @@ class ExtractiveComposer:
         idf: IdfFn,
         max_sentences: int = 3,
         passages: int = 3,
-        refusal_threshold: float = 0.35,
+        refusal_threshold: float = 0.4,
         nearest_sources: int = 3,
     ) -> None:
         self.idf = idf
@@ -111,12 +111,18 @@ class ExtractiveComposer:
 
     def _sentences(self, question_terms: list[str], hit: Hit, rank: int) -> list[_Sentence]:
         text = hit.chunk.text
+        # A question term in the title is context every sentence shares ("Tesla" in a passage
+        # titled "Nikola Tesla", where the answer says "He was born in …"): it counts half.
+        title = set(terms(hit.chunk.title))
+        weights = {t: self.idf(t) * (0.5 if t in title else 1.0) for t in set(question_terms)}
+        total = sum(weights.values())
         found = []
         for start, end in sentence_spans(text):
             sentence = text[start:end]
             if len(sentence) < 12:
                 continue
-            cover = coverage(question_terms, sentence, self.idf)
+            present = set(terms(sentence))
+            cover = sum(w for t, w in weights.items() if t in present) / total if total else 0.0
             # Earlier passages are more trustworthy; a sentence with no shared term still
             # carries its passage's weight, so a semantic match is not discarded outright.
             score = cover + 0.3 / (1 + rank) + (0.05 if start == 0 else 0.0)
