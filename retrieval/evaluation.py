@@ -144,6 +144,20 @@ class EvalIndex:
             else cache_dir / _corpus_key(eval_set.documents, settings)
         )
         self.root = root
+        try:
+            self._open(eval_set, settings, embedder, progress)
+        except BaseException:
+            self.close()  # a temporary index half built is of no use to anyone
+            raise
+
+    def _open(
+        self,
+        eval_set: EvalSet,
+        settings: RetrievalSettings,
+        embedder: Embedder | None,
+        progress: EvalProgress | None,
+    ) -> None:
+        root = self.root
         corpus = root / "corpus"
         self._names = _write_corpus(eval_set.documents, corpus)
         self.settings = settings.model_copy(
@@ -280,10 +294,9 @@ def evaluate_squad(
 def split_for_refusal(eval_set: EvalSet) -> tuple[EvalSet, list[EvalQuestion], list[EvalQuestion]]:
     """Half the articles (every other one) as the corpus; the questions on those articles are
     answerable, the questions on the other half are not (their paragraphs are absent)."""
-    groups = list(dict.fromkeys(q.group for q in eval_set.questions))
-    kept = set(groups[::2])
-    kept_titles = kept
-    documents = tuple(d for d in eval_set.documents if d.title in kept_titles)
+    articles = list(dict.fromkeys(d.title for d in eval_set.documents))
+    kept = set(articles[::2])
+    documents = tuple(d for d in eval_set.documents if d.title in kept)
     answerable = [q for q in eval_set.questions if q.group in kept]
     unanswerable = [q for q in eval_set.questions if q.group not in kept]
     return EvalSet(f"{eval_set.name}-half", documents, ()), answerable, unanswerable
