@@ -15,9 +15,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bot.settings import Settings  # noqa: E402
-from retrieval.archive import Archive  # noqa: E402
-from retrieval.embedding import SentenceTransformerEmbedder  # noqa: E402
+from bot.settings import Settings
+from retrieval.archive import Archive
+from retrieval.embedding import SentenceTransformerEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
