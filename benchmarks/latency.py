@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -138,7 +137,7 @@ def measure(root: Path, questions: int) -> dict[str, Any]:
         archive.ask(question)
     times: dict[str, list[float]] = {}
     archive.embedder = Timed(archive.embedder, times, embed="embed question")  # type: ignore[assignment]
-    archive.store = Timed(archive.store, times, query="dense (Chroma)", get="fetch chunks")  # type: ignore[assignment]
+    archive.store = Timed(archive.store, times, nearest="dense (Chroma)", get="fetch chunks")  # type: ignore[assignment]
     archive.lexical = Timed(archive.lexical, times, search="BM25")  # type: ignore[assignment]
     totals = []
     for question in asked:
@@ -160,15 +159,17 @@ def measure(root: Path, questions: int) -> dict[str, Any]:
         "stages": stages,
         "open_seconds": round(open_seconds, 1),
         "rss_mb": round(_rss_mb()),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": round(_rss_mb("VmHWM:")),
         "load_average": os.getloadavg()[0],
     }
 
 
-def _rss_mb() -> float:
+def _rss_mb(field: str = "VmRSS:") -> float:
+    """This process's resident memory (or, with VmHWM, its peak) in MB. Not ru_maxrss: Linux
+    carries that over from the parent across fork and exec."""
     with open("/proc/self/status", encoding="ascii") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     return 0.0
 

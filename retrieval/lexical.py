@@ -67,6 +67,7 @@ class LexicalIndex:
         self._document_ids = document_ids
         self._df = df
         self._n = len(ids)
+        self._position = {chunk_id: i for i, chunk_id in enumerate(ids)}
 
     @classmethod
     def build(
@@ -118,6 +119,11 @@ class LexicalIndex:
 
     def __len__(self) -> int:
         return self._n
+
+    def document_of(self, chunk_id: str) -> DocumentInfo | None:
+        """The catalog entry of the document a chunk belongs to (None for unknown chunks)."""
+        i = self._position.get(chunk_id)
+        return None if i is None else self.documents.get(self._document_ids[i])
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term (BM25's smoothed form)."""

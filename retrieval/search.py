@@ -28,7 +28,7 @@ from retrieval.embedding import Embedder
 from retrieval.lexical import LexicalIndex
 from retrieval.store import Store
 from retrieval.text import terms
-from retrieval.types import Chunk, Hit
+from retrieval.types import Hit
 
 
 @dataclass(frozen=True)
@@ -89,71 +89,78 @@ class Searcher:
                 ]
             }
         n = min(p.candidates, max(len(self.lexical), 1))
-        dense: list[tuple[Chunk, float]] = []
+        dense: list[tuple[str, float]] = []
         if len(self.lexical):
             vector = self.embedder.embed([question])[0]
-            dense = self.store.query(vector, n, where)
+            dense = self.store.nearest(vector, n, where)
         lexical = self.lexical.search(terms(question), n, date_range)
 
-        chunks: dict[str, Chunk] = {c.id: c for c, _ in dense}
-        similarity = {c.id: s for c, s in dense}
+        similarity = dict(dense)
         lexical_score = dict(lexical)
-        missing = [i for i, _ in lexical if i not in chunks]
-        chunks.update({c.id: c for c in self.store.get(missing)})
-        ids = [i for i in dict.fromkeys([*similarity, *lexical_score]) if i in chunks]
-
+        ids = list(dict.fromkeys([*similarity, *lexical_score]))
         question_terms = set(terms(question))
         if p.fusion == "rrf":
             fused = reciprocal_rank_fusion([list(similarity), list(lexical_score)], p.rrf_k)
         else:
             titles = {
-                i: title_coverage(question_terms, chunks[i].title, self.lexical.idf) for i in ids
+                i: title_coverage(question_terms, self._title(i), self.lexical.idf) for i in ids
             }
             fused = fuse(ids, similarity, lexical_score, titles, p)
         order = sorted(ids, key=lambda i: -fused[i])
-        final = self._diversify(order, chunks, fused, similarity, lexical_score, k)
+        final = self._diversify(order, fused, similarity, lexical_score, k)
         return Stages(
-            dense=[c.id for c, _ in dense],
+            dense=[i for i, _ in dense],
             lexical=[i for i, _ in lexical],
             fused=order,
             final=final,
         )
 
+    def _title(self, chunk_id: str) -> str:
+        document = self.lexical.document_of(chunk_id)
+        return document.title if document else ""
+
     def _diversify(
         self,
         order: list[str],
-        chunks: dict[str, Chunk],
         fused: dict[str, float],
         similarity: dict[str, float],
         lexical_score: dict[str, float],
         k: int,
     ) -> list[Hit]:
-        """The top k, skipping repeated texts and a third hit from one paragraph."""
+        """The top k, skipping repeated texts and a third hit from one paragraph.
+
+        Chunks are read from the store a few at a time, best first: most questions need
+        little more than k of the candidates' texts.
+        """
         final: list[Hit] = []
-        seen_text: set[str] = set()
+        seen_text: set[bytes] = set()
         per_paragraph: dict[tuple[str, str], int] = defaultdict(int)
-        for chunk_id in order:
-            chunk = chunks[chunk_id]
-            fingerprint = hashlib.sha1(" ".join(chunk.text.split()).lower().encode()).hexdigest()
-            place = (chunk.document_id, chunk.location.split("–")[0])
-            if fingerprint in seen_text or per_paragraph[place] >= self.params.max_per_paragraph:
-                continue
-            seen_text.add(fingerprint)
-            per_paragraph[place] += 1
-            found_by = {"dense"} if chunk_id in similarity else set()
-            if chunk_id in lexical_score:
-                found_by.add("bm25")
-            final.append(
-                Hit(
-                    chunk=chunk,
-                    score=fused[chunk_id],
-                    retrievers=frozenset(found_by),
-                    dense_similarity=similarity.get(chunk_id),
-                    lexical_score=lexical_score.get(chunk_id),
+        window = max(2 * k, 8)
+        for start in range(0, len(order), window):
+            for chunk in self.store.get(order[start : start + window]):
+                fingerprint = hashlib.sha1(" ".join(chunk.text.split()).lower().encode()).digest()
+                place = (chunk.document_id, chunk.location.split("–")[0])
+                if (
+                    fingerprint in seen_text
+                    or per_paragraph[place] >= self.params.max_per_paragraph
+                ):
+                    continue
+                seen_text.add(fingerprint)
+                per_paragraph[place] += 1
+                found_by = {"dense"} if chunk.id in similarity else set()
+                if chunk.id in lexical_score:
+                    found_by.add("bm25")
+                final.append(
+                    Hit(
+                        chunk=chunk,
+                        score=fused[chunk.id],
+                        retrievers=frozenset(found_by),
+                        dense_similarity=similarity.get(chunk.id),
+                        lexical_score=lexical_score.get(chunk.id),
+                    )
                 )
-            )
-            if len(final) == k:
-                break
+                if len(final) == k:
+                    return final
         return final
 
 

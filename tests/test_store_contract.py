@@ -120,6 +120,10 @@ def test_query_ranks_by_cosine_similarity_and_filters_by_date(store: ChromaStore
     dated = store.query(vecs[4], k=5, where=where)
     assert {c.id for c, _ in dated} == {chunks[1].id, chunks[2].id}
 
+    # `nearest` is the same ranking without the texts.
+    assert store.nearest(vecs[4], k=3) == [(c.id, pytest.approx(s, abs=1e-6)) for c, s in found]
+    assert {i for i, _ in store.nearest(vecs[4], k=5, where=where)} == {c.id for c, _ in dated}
+
 
 def test_delete_removes_only_the_named_ids(store: ChromaStore) -> None:
     chunks = [make_chunk(i) for i in range(6)]
