@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -26,7 +26,7 @@ from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.errors import IndexCorrupt, IndexUnavailable, InvalidQuestion
 from retrieval.ingest import Ingestor, IngestReport, Progress
 from retrieval.lexical import DocumentInfo, LexicalIndex
-from retrieval.llm import LLMComposer
+from retrieval.llm import AnswerStream, LLMComposer
 from retrieval.manifest import Manifest
 from retrieval.search import Searcher, SearchParams, Stages
 from retrieval.settings import RetrievalSettings
@@ -272,22 +272,55 @@ class Archive:
         """The answer to a question, with citations; a refusal with nearest sources if weak.
 
         A question limited to dates that the archive cannot answer from those dates is
-        answered from the whole archive instead, with a note saying so.
+        answered from the whole archive instead, with a note saying so. Which of the two hit
+        lists to answer from is decided by the cheap extractive composer, so the LLM (unless
+        `use_llm=False`, e.g. over quota) is called at most once.
         """
         question = self.check_question(question)
-        composer = self.composer if use_llm else self.extractive
+        hits, notes, answer = self._evidence(question)
+        if use_llm and self.composer is not self.extractive:
+            answer = self.composer.compose(question, hits)
+        return _noted(answer, notes)
+
+    def ask_stream(self, question: str, *, use_llm: bool = True) -> AnswerStream:
+        """`ask` for a chat front end: iterate for drafts of the LLM's checked answer while it
+        writes (none without an LLM), then read `.answer`, the same Answer `ask` gives.
+
+        The question is checked now (InvalidQuestion at once); the search and the model call
+        run while the stream is iterated, so iterate it off the event loop.
+        """
+        question = self.check_question(question)
+
+        def steps() -> Generator[str, None, Answer]:
+            hits, notes, answer = self._evidence(question)
+            if use_llm and self.llm is not None:
+                stream = self.llm.stream(question, hits)
+                yield from stream
+                answer = stream.answer
+            elif use_llm and self.composer is not self.extractive:
+                answer = self.composer.compose(question, hits)
+            return _noted(answer, notes)
+
+        return AnswerStream(steps())
+
+    def _evidence(self, question: str) -> tuple[list[Hit], tuple[str, ...], Answer]:
+        """The hits to answer from, notes on how the question's dates were applied, and the
+        extractive answer from those hits.
+
+        If the hits of a date-limited search do not answer the question but the whole
+        archive's do, the latter are used (and a note says the sources have other dates).
+        """
         stages = self.search_stages(question)
-        answer = composer.compose(question, stages.final)
+        answer = self.extractive.compose(question, stages.final)
         if answer.refused and stages.filtered:
-            wider = composer.compose(question, self.search_stages(question, dated=False).final)
+            hits = self.search_stages(question, dated=False).final
+            wider = self.extractive.compose(question, hits)
             if not wider.refused:
                 note = (
                     f"Nothing dated {stages.filtered} answers this; these sources have other dates."
                 )
-                return replace(wider, notes=(*wider.notes, note))
-        if stages.notes:
-            answer = replace(answer, notes=(*answer.notes, *stages.notes))
-        return answer
+                return hits, (note,), wider
+        return stages.final, stages.notes, answer
 
     # -- what the archive holds ---------------------------------------------------------------
 
@@ -310,6 +343,10 @@ class Archive:
     def passage(self, chunk_id: str) -> Chunk | None:
         found = self.store.get([chunk_id])
         return found[0] if found else None
+
+
+def _noted(answer: Answer, notes: tuple[str, ...]) -> Answer:
+    return replace(answer, notes=(*answer.notes, *notes)) if notes else answer
 
 
 _TOKEN = re.compile(r"[0-9A-Za-z_-]{1,64}")
