@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+from dataclasses import dataclass
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot.access import REFUSAL
 from bot.buttons import answer_keyboard, decode, passage_keyboard
-from bot.delivery import edit_html, reply_html, send_html, typing
+from bot.delivery import edit_html, reply_html, typing
 from bot.feedback import ShownAnswer
 from bot.memory import resolve
-from bot.render import esc, render_answer, render_passage
-from bot.services import services
+from bot.render import esc, render_answer, render_draft, render_passage
+from bot.services import Services, services
+from bot.streaming import GROUP_EDIT_EVERY, LiveMessage, follow
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,10 @@ EXPIRED_ANSWER = "I no longer have that answer. Please ask again."
 UNKNOWN_SOURCE = "That source is not part of this answer."
 VOTE_THANKS = "Thanks for the feedback!"
 VOTE_FAILED = "Sorry, your feedback could not be saved right now."
+QUOTA_NOTICE = (
+    "LLM quota used up for this hour; this answer quotes the archive directly"
+    " — full answers again in {minutes} min."
+)
 
 
 async def admit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -49,7 +57,13 @@ async def admit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
 
 
 async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
-    """Answer `text`, asked in this update's chat, with a cited, buttoned reply."""
+    """Answer `text`, asked in this update's chat, with a cited, buttoned reply.
+
+    With an LLM configured and quota left, a follow-up is first rewritten by the LLM into a
+    standalone question, and the answer is streamed: a first message as soon as a checked
+    sentence is ready, edited as the answer grows, then the final checked answer. Over quota
+    the answer quotes the archive directly and says so.
+    """
     message, chat, user = update.effective_message, update.effective_chat, update.effective_user
     if message is None or chat is None or user is None or not await admit(update, context):
         return
@@ -66,22 +80,61 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
             )
         return
     resolved = resolve(text, s.memory.recall(chat.id), s.settings.max_question_chars)
+    plan = plan_llm_calls(s, user.id, follow_up=resolved.follow_up_of is not None)
     thread_id = message.message_thread_id if message.is_topic_message else None
+    live = LiveMessage(context.bot, message, stream_every(s, chat.type), thread_id)
     async with typing(context.bot, chat.id, thread_id, s.typing_every):
-        answer = await asyncio.to_thread(s.archive.ask, resolved.question)
+        question = resolved.question
+        if plan.rewrite and s.archive.llm is not None and resolved.follow_up_of is not None:
+            question = await asyncio.to_thread(
+                s.archive.llm.rewrite_followup, resolved.follow_up_of, " ".join(text.split())
+            )
+            log.info("follow-up %r rewritten as %r", text, question)
+        if plan.answer:
+            stream = s.archive.ask_stream(question)
+            answer = await follow(
+                stream, live, lambda draft: render_draft(draft, resolved.follow_up_of)
+            )
+        else:
+            answer = await asyncio.to_thread(s.archive.ask, question, use_llm=False)
     s.memory.remember(chat.id, resolved.topic)
-    parts = render_answer(answer, resolved.follow_up_of)
+    parts = render_answer(answer, resolved.follow_up_of, notice=plan.notice)
     shown = ShownAnswer(ShownAnswer.new_id(), chat.id, answer, parts[-1], resolved.follow_up_of)
     await asyncio.to_thread(s.feedback.keep, shown)  # before sending: buttons work at once
-    keyboard = answer_keyboard(shown.id, answer.citations)
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        if i == 0:
-            await reply_html(context.bot, message, part, keyboard if last else None)
-        else:
-            await send_html(
-                context.bot, chat.id, part, thread_id=thread_id, keyboard=keyboard if last else None
-            )
+    await live.finish(parts, answer_keyboard(shown.id, answer.citations))
+
+
+@dataclass(frozen=True)
+class LLMPlan:
+    """Which LLM calls a question may make, and the note shown when quota ruled them out."""
+
+    answer: bool = False
+    rewrite: bool = False
+    notice: str | None = None
+
+
+def plan_llm_calls(s: Services, user_id: int, *, follow_up: bool) -> LLMPlan:
+    """Take the LLM calls this question needs from the user's quota (admins have none): the
+    answer first, the follow-up rewrite if one more call fits. Without an LLM, none."""
+    if s.archive.llm is None:
+        return LLMPlan()
+    if s.access.is_admin(user_id):
+        return LLMPlan(answer=True, rewrite=follow_up)
+    if follow_up and s.quota.try_acquire(user_id, 2):
+        return LLMPlan(answer=True, rewrite=True)
+    if s.quota.try_acquire(user_id):
+        return LLMPlan(answer=True)
+    if s.quota.limit == 0:
+        return LLMPlan()  # LLM answers are switched off for users: nothing to explain
+    minutes = max(1, math.ceil(s.quota.retry_after(user_id) / 60))
+    return LLMPlan(notice=QUOTA_NOTICE.format(minutes=minutes))
+
+
+def stream_every(s: Services, chat_type: str) -> float:
+    """Seconds between two edits of a streamed answer in this kind of chat."""
+    if chat_type == ChatType.PRIVATE:
+        return s.stream_every
+    return max(s.stream_every, GROUP_EDIT_EVERY)
 
 
 async def press_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 from telegram import Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -20,8 +19,10 @@ from telegram.ext import (
 )
 
 from bot import handlers
+from bot.flood import FloodLimiter
 from bot.services import Services
 from bot.settings import Settings
+from bot.streaming import EDIT_EVERY
 from retrieval import Archive
 
 TELEGRAM_FILE_URL = "https://api.telegram.org/file/bot"
@@ -33,19 +34,22 @@ def build_application(
     *,
     clock: Callable[[], float] = time.monotonic,
     typing_every: float = 4.0,
+    stream_every: float = EDIT_EVERY,
     flood_retries: int = 3,
     request_timeout: float = 20.0,
 ) -> Application:  # type: ignore[type-arg]
     """The bot, ready to be run by `bot.serving` (or by a test against a fake Bot API).
 
-    Updates are handled concurrently; `AIORateLimiter` keeps within Telegram's flood limits
-    and waits out a `retry_after` up to `flood_retries` times before giving up.
+    Updates are handled concurrently; `FloodLimiter` keeps within Telegram's flood limits
+    (30 messages a second overall, 20 a minute per group, about 1 a second per chat) and
+    waits out a `retry_after` up to `flood_retries` times before giving up. A streamed LLM
+    answer is edited at most once every `stream_every` seconds.
     """
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.strip())
         .concurrent_updates(True)
-        .rate_limiter(AIORateLimiter(max_retries=flood_retries))
+        .rate_limiter(FloodLimiter(max_retries=flood_retries))
         .read_timeout(request_timeout)
         .write_timeout(request_timeout)
         .media_write_timeout(request_timeout * 3)
@@ -54,7 +58,9 @@ def build_application(
     if base_url:
         builder = builder.base_url(base_url).base_file_url(file_url(settings))
     application = builder.build()
-    Services.create(settings, archive, clock=clock, typing_every=typing_every).attach(application)
+    Services.create(
+        settings, archive, clock=clock, typing_every=typing_every, stream_every=stream_every
+    ).attach(application)
     add_handlers(application)
     return application
 

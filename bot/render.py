@@ -45,6 +45,7 @@ ALLOWED_TAGS = frozenset(
 )
 
 EMPTY_ANSWER = "The archive gave no answer to this question."
+DRAFT_TAIL = " …"  # ends a message that is still being written
 
 _MARKER = re.compile(r"\[\d+\]")
 _TOKEN = re.compile(r"\[\d+\]|\s+|[^\s\[]+|\[")
@@ -108,12 +109,22 @@ class _Block:
 
 
 def render_answer(
-    answer: Answer, follow_up_of: str | None = None, limit: int = MAX_CHARS
+    answer: Answer,
+    follow_up_of: str | None = None,
+    limit: int = MAX_CHARS,
+    *,
+    notice: str | None = None,
 ) -> list[str]:
-    """The answer with its `[n]` markers, then a compact source list, as one or more messages."""
+    """The answer with its `[n]` markers, then a compact source list, as one or more messages.
+
+    `notice` is a one-line remark shown in italics above the answer (e.g. why it quotes the
+    archive instead of being written by the LLM).
+    """
     blocks: list[_Block] = []
     if follow_up_of:
         blocks.append(_Block(f"<i>Follow-up to: {esc(shorten(follow_up_of, NOTE_CHARS))}</i>"))
+    if notice:
+        blocks.append(_Block(f"<i>{esc(shorten(notice, NOTE_CHARS))}</i>"))
     for i, (sep, piece) in enumerate(_answer_pieces(answer.text, limit)):
         blocks.append(_Block(esc(piece), "\n\n" if i == 0 else sep))
     if answer.citations:
@@ -123,6 +134,22 @@ def render_answer(
         blocks.append(_Block(f"{heading}\n{lines[0]}", "\n\n"))
         blocks.extend(_Block(line) for line in lines[1:])
     return _pack(blocks, limit) or [EMPTY_ANSWER]
+
+
+def render_draft(text: str, follow_up_of: str | None = None, limit: int = MAX_CHARS) -> str:
+    """An answer still being written (checked sentences only), as one message ending in "…":
+    as many whole sentences from the start as fit."""
+    head = (
+        f"<i>Follow-up to: {esc(shorten(follow_up_of, NOTE_CHARS))}</i>\n\n" if follow_up_of else ""
+    )
+    budget = limit - size(head) - size(DRAFT_TAIL)
+    body = ""
+    for sep, piece in _answer_pieces(text, budget):
+        grown = body + esc(sep if body else "") + esc(piece)
+        if size(grown) > budget:
+            break
+        body = grown
+    return f"{head}{body}{DRAFT_TAIL}"
 
 
 def source_line(citation: Citation) -> str:

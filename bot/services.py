@@ -1,6 +1,6 @@
 """What the handlers share: the archive (model and index loaded once), the access rules, the
-rate limiter, the follow-up memory and the feedback store. One instance per application,
-kept in `application.bot_data`.
+rate limiter, the LLM quota, the follow-up memory and the feedback store. One instance per
+application, kept in `application.bot_data`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from bot.access import AccessPolicy, OncePer, RateLimiter, RecentIds
 from bot.feedback import FeedbackStore
 from bot.memory import FollowupMemory
 from bot.settings import Settings
+from bot.streaming import EDIT_EVERY
 from retrieval import Archive
+from retrieval.quota import LLMQuota
 
 KEY = "citebot"
 REFUSAL_REPEAT_SECONDS = 3600.0
@@ -32,8 +34,10 @@ class Services:
     memory: FollowupMemory
     feedback: FeedbackStore
     refused: OncePer  # (chat, user) pairs already told they are not allowed
+    quota: LLMQuota  # LLM calls per user and hour (admins are not counted)
     seen_updates: RecentIds = field(default_factory=RecentIds)
     typing_every: float = 4.0
+    stream_every: float = EDIT_EVERY  # seconds between edits of a streamed answer
 
     @classmethod
     def create(
@@ -42,6 +46,7 @@ class Services:
         archive: Archive,
         clock: Callable[[], float] = time.monotonic,
         typing_every: float = 4.0,
+        stream_every: float = EDIT_EVERY,
     ) -> Services:
         return cls(
             settings=settings,
@@ -55,7 +60,9 @@ class Services:
             memory=FollowupMemory(settings.followup_ttl_seconds, clock=clock),
             feedback=FeedbackStore(settings.feedback_db),
             refused=OncePer(REFUSAL_REPEAT_SECONDS, clock=clock),
+            quota=LLMQuota(settings.llm_calls_per_hour, clock=clock),
             typing_every=typing_every,
+            stream_every=stream_every,
         )
 
     def warm_up(self) -> None:
