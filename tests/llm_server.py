@@ -29,6 +29,7 @@ class Reply:
     status: int = 200
     delay: float = 0.0  # seconds to wait before answering (for timeouts)
     piece_chars: int = 5  # streamed replies are cut into pieces of this many characters
+    piece_delay: float = 0.0  # seconds between streamed pieces (a model writing slowly)
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,8 @@ class FakeLLMServer:
 
                 event({"role": "assistant", "content": ""})
                 for piece in _pieces(reply.text, reply.piece_chars):
+                    if reply.piece_delay and server._stopping.wait(reply.piece_delay):
+                        return
                     event({"content": piece})
                 event({}, "stop")
                 self.wfile.write(b"data: [DONE]\n\n")
