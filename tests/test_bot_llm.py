@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,13 +18,14 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.flood import FloodLimiter
+from bot.render import MAX_CHARS, render_draft, size
 from bot.services import Services
 from bot.serving import Polling, running
 from bot.settings import Settings
 from retrieval import Archive
 from retrieval.llm import REWRITE_PROMPT
 from retrieval.types import Hit
-from tests.botapi_server import ApiCall, BotApiServer, buttons, check_html
+from tests.botapi_server import ApiCall, BotApiServer, buttons, check_html, utf16_len
 from tests.conftest import CROCUS_QUESTION
 from tests.llm_server import FakeLLMServer, Reply
 
@@ -313,3 +315,21 @@ async def test_flood_limits_space_messages_per_chat_and_per_group(
     assert group[4] - group[0] >= 3.75 * 0.95 and group[5] - group[0] >= 7.5 * 0.95
     typing = [c.at for c in api.calls_to("sendChatAction", chat_id=GROUP)]
     assert len(typing) == 6 and max(typing) < group[4]  # "typing…" is not a message
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        "Tom & Jerry <script> met [1]. " * 400,  # escaping makes it longer than the limit
+        "No sentence ends here " * 500 + "[2]",
+        "😀 " * 3000,
+    ],
+)
+def test_long_drafts_show_whole_sentences_within_one_message(draft: str) -> None:
+    html = render_draft(draft, follow_up_of="Who warned Russia? " * 40)
+    text = check_html(html)  # valid Telegram HTML
+    assert size(html) <= MAX_CHARS and utf16_len(text) <= MAX_CHARS
+    assert text.startswith("Follow-up to: Who warned Russia?") and text.endswith(" …")
+    body = text.split("\n\n", 1)[1].removesuffix(" …")
+    assert body and draft.startswith(body)
+    assert not re.search(r"\[\d*$", body)  # never a cut [n] marker
