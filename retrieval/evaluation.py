@@ -27,6 +27,7 @@ from retrieval.archive import Archive
 from retrieval.embedding import Embedder
 from retrieval.eval_data import EvalDocument, EvalQuestion, EvalSet
 from retrieval.eval_metrics import mrr_at, ndcg_at, percentile, recall_at, unique
+from retrieval.search import Stages
 from retrieval.settings import RetrievalSettings
 from retrieval.types import Answer
 
@@ -229,14 +230,7 @@ def evaluate_beir(
     started = time.perf_counter()
     for done, question in enumerate(questions, start=1):
         stages = index.archive.search_stages(question.text, 100)
-        rankings = {
-            "dense": index.keys(stages.dense),
-            "bm25": index.keys(stages.lexical),
-            "fused": index.keys(stages.fused),
-            "final": index.keys([h.chunk.id for h in stages.final]),
-        }
-        for stage, ranking in rankings.items():
-            totals[stage].add(ranking, question.relevant)
+        _score_stages(totals, index, stages, question.relevant)
         _tick(progress, done, len(questions))
     return BeirReport(
         data_set=index.eval_set.name,
@@ -262,14 +256,7 @@ def evaluate_squad(
         started = time.perf_counter()
         answer = archive.ask(question.text)
         latencies.append(time.perf_counter() - started)
-        rankings = {
-            "dense": index.keys(stages.dense),
-            "bm25": index.keys(stages.lexical),
-            "fused": index.keys(stages.fused),
-            "final": index.keys([h.chunk.id for h in stages.final]),
-        }
-        for stage, ranking in rankings.items():
-            totals[stage].add(ranking, question.relevant)
+        _score_stages(totals, index, stages, question.relevant)
         text_hit, cited_hit = answer_contains(answer, question.answers)
         in_text += text_hit
         in_citations += cited_hit
@@ -367,6 +354,20 @@ def select(
     if subset != "all":
         chosen = chosen[(0 if subset == "even" else 1) :: 2]
     return chosen[:limit] if limit else chosen
+
+
+def _score_stages(
+    totals: dict[str, _Totals], index: EvalIndex, stages: Stages, relevant: dict[str, int]
+) -> None:
+    """Add one question's document ranking at every stage to the running totals."""
+    rankings = {
+        "dense": index.keys(stages.dense),
+        "bm25": index.keys(stages.lexical),
+        "fused": index.keys(stages.fused),
+        "final": index.keys([h.chunk.id for h in stages.final]),
+    }
+    for stage, ranking in rankings.items():
+        totals[stage].add(ranking, relevant)
 
 
 def _normal(text: str) -> str:

@@ -27,17 +27,11 @@ class Store(Protocol):
 
     def delete(self, ids: Sequence[str]) -> None: ...
 
-    def query(
-        self, embedding: np.ndarray, k: int, where: dict | None = None
-    ) -> list[tuple[Chunk, float]]:
-        """The k nearest chunks with their cosine similarity, best first."""
-        ...
-
     def nearest(
         self, embedding: np.ndarray, k: int, where: dict | None = None
     ) -> list[tuple[str, float]]:
-        """The ids of the k nearest chunks with their cosine similarity, best first (cheaper
-        than `query`: no texts are read)."""
+        """The ids of the k nearest chunks with their cosine similarity, best first; `get`
+        reads the chunks themselves."""
         ...
 
     def get(self, ids: Sequence[str]) -> list[Chunk]: ...
@@ -84,11 +78,6 @@ class MarkedStore:
         if len(ids):
             self._mark()
         self.store.delete(ids)
-
-    def query(
-        self, embedding: np.ndarray, k: int, where: dict | None = None
-    ) -> list[tuple[Chunk, float]]:
-        return self.store.query(embedding, k, where)
 
     def nearest(
         self, embedding: np.ndarray, k: int, where: dict | None = None
@@ -281,25 +270,6 @@ class ChromaStore:
         ids = list(ids)
         for i in range(0, len(ids), 5000):
             self._connected().delete(ids=ids[i : i + 5000])
-
-    @_unavailable_on_failure
-    def query(
-        self, embedding: np.ndarray, k: int, where: dict | None = None
-    ) -> list[tuple[Chunk, float]]:
-        result = self._connected().query(
-            query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
-            n_results=k,
-            where=where,
-            include=["documents", "metadatas", "distances"],
-        )
-        ids = result["ids"][0]
-        docs = (result["documents"] or [[]])[0]
-        metas = (result["metadatas"] or [[]])[0]
-        dists = (result["distances"] or [[]])[0]
-        return [
-            (from_record(i, d, dict(m or {})), 1.0 - float(dist))
-            for i, d, m, dist in zip(ids, docs, metas, dists, strict=True)
-        ]
 
     @_unavailable_on_failure
     def nearest(

@@ -268,7 +268,7 @@ def test_kill_9_during_ingest_then_rerun_leaves_no_duplicates_and_no_loss(
         assert found[-1].source == f"corpus/bulletin-{n:03d}.md"
     vecs = embedder.embed([c.indexed_text() for c in found])
     for chunk, vec in zip(found, vecs, strict=True):
-        assert archive.store.query(vec, k=1)[0][0].id == chunk.id
+        assert archive.store.nearest(vec, k=1)[0][0] == chunk.id
 
 
 # -- damaged index files ------------------------------------------------------------------------

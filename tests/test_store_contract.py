@@ -106,23 +106,20 @@ def test_query_ranks_by_cosine_similarity_and_filters_by_date(store: ChromaStore
     chunks = [make_chunk(i, date=date(2024, 1, 1 + i)) for i in range(6)]
     vecs = vectors(6)
     store.upsert(chunks, vecs)
-    found = store.query(vecs[4], k=3)
+    found = store.nearest(vecs[4], k=3)
     assert len(found) == 3
-    assert found[0][0] == chunks[4]
+    assert found[0][0] == chunks[4].id
     assert found[0][1] == pytest.approx(1.0, abs=1e-4)
     similarities = [s for _, s in found]
     assert similarities == sorted(similarities, reverse=True)
     expected = sorted(range(6), key=lambda i: -float(vecs[i] @ vecs[4]))[:3]
-    assert [c.id for c, _ in found] == [chunks[i].id for i in expected]
+    assert [i for i, _ in found] == [chunks[i].id for i in expected]
+    assert store.get([i for i, _ in found]) == [chunks[i] for i in expected]
 
     low, high = date(2024, 1, 2).toordinal(), date(2024, 1, 3).toordinal()
     where = {"$and": [{"date_ord": {"$gte": low}}, {"date_ord": {"$lte": high}}]}
-    dated = store.query(vecs[4], k=5, where=where)
-    assert {c.id for c, _ in dated} == {chunks[1].id, chunks[2].id}
-
-    # `nearest` is the same ranking without the texts.
-    assert store.nearest(vecs[4], k=3) == [(c.id, pytest.approx(s, abs=1e-6)) for c, s in found]
-    assert {i for i, _ in store.nearest(vecs[4], k=5, where=where)} == {c.id for c, _ in dated}
+    dated = store.nearest(vecs[4], k=5, where=where)
+    assert {i for i, _ in dated} == {chunks[1].id, chunks[2].id}
 
 
 def test_delete_removes_only_the_named_ids(store: ChromaStore) -> None:
