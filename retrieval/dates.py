@@ -59,7 +59,11 @@ _ORD = r"(?:st|nd|rd|th)?"
 _YEAR = r"(?P<{0}>(?:1[6-9]|20)\d\d)"
 
 # A point or period in time, most specific forms first. Named groups: y/m/d, rel (relative).
+_DAYS_TO = rf"(?P<d1>\d{{1,2}}){_ORD}\s*(?:-|–|to|and|until|through)\s*(?P<d>\d{{1,2}}){_ORD}"
 _PATTERNS: tuple[tuple[str, str], ...] = (
+    # Days of one month: "1-15 March 2024", "between 1 and 15 March 2024", "March 1-15, 2024".
+    ("ddmy", rf"\b{_DAYS_TO}\s+(?:of\s+)?{_MONTH.format('m')},?\s+{_YEAR.format('y')}\b"),
+    ("mddy", rf"\b{_MONTH.format('m')}\s+{_DAYS_TO},?\s+{_YEAR.format('y')}\b"),
     ("iso", rf"\b{_YEAR.format('y')}-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}})\b"),
     (
         "dmy",
@@ -159,6 +163,7 @@ class _Period:
     start: date
     end: date
     span: tuple[int, int]  # where it stands in the question
+    closed: bool = False  # a range with both ends stated ("1-15 March 2024")
 
 
 def detect(question: str, today: date | None = None) -> DateConstraint | None:
@@ -200,7 +205,8 @@ def _constraint(question: str, periods: list[_Period]) -> DateConstraint:
     if _BEFORE.search(before_text):
         return DateConstraint(phrase, end=first.start - timedelta(days=1), order=order)
     after = _AFTER.search(before_text)
-    if after:
+    # "from 3 to 5 April" states both ends: "from" opens nothing there.
+    if after and not (first.closed and after[1].lower() == "from"):
         word = after[1].lower()
         start = first.start if word in ("since", "as of", "from") else first.end + timedelta(days=1)
         return DateConstraint(phrase, start=start, order=order)
@@ -227,7 +233,7 @@ def _periods(question: str, today: date) -> list[_Period]:
             if period is None:
                 continue
             taken.append(span)
-            found.append(_Period(period[0], period[1], span))
+            found.append(_Period(period[0], period[1], span, closed=kind in ("ddmy", "mddy")))
     return sorted(found, key=lambda p: p.span)
 
 
@@ -250,6 +256,9 @@ def _period(kind: str, match: re.Match[str], today: date) -> tuple[date, date] |
         if day is None:
             return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
         exact = date(year, month, day)
+        if groups.get("d1"):
+            first, last = sorted((date(year, month, int(groups["d1"])), exact))
+            return first, last
         return exact, exact
     except ValueError:  # "February 30"
         return None

@@ -32,6 +32,9 @@ TODAY = date(2024, 6, 15)
         ("What happened in May?", date(2024, 5, 1), date(2024, 5, 31)),
         ("What happened in July?", date(2023, 7, 1), date(2023, 7, 31)),  # last July
         ("Reports between March 1 and March 10?", date(2024, 3, 1), date(2024, 3, 10)),
+        ("What happened between 1 and 15 March 2024?", date(2024, 3, 1), date(2024, 3, 15)),
+        ("Reports of March 10-12, 2024", date(2024, 3, 10), date(2024, 3, 12)),
+        ("News from 3 to 5 April 2024", date(2024, 4, 3), date(2024, 4, 5)),
         ("Reports from 2024-03-01 to 2024-04-15", date(2024, 3, 1), date(2024, 4, 15)),
         ("What happened last week?", date(2024, 6, 3), date(2024, 6, 9)),
         ("What happened last month?", date(2024, 5, 1), date(2024, 5, 31)),
