@@ -342,7 +342,10 @@ class BotApiServer:
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        params = await _params(request)
+        try:
+            params = await _params(request)
+        except ConnectionResetError:  # the bot hung up mid-request (it is shutting down)
+            return _error(400, "Bad Request: connection lost")
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
         call = ApiCall(method, params)
