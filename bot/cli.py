@@ -196,13 +196,17 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     span = ""
     if stats.first_date and stats.last_date:
         span = f", dated {stats.first_date.isoformat()} to {stats.last_date.isoformat()}"
-    print(f"{stats.documents} documents, {stats.chunks} chunks{span}")
+    print(f"{_count(stats.documents, 'document')}, {_count(stats.chunks, 'chunk')}{span}")
     for doc in stats.newest:
         print(
             f"  {doc.date or '----------'}  {doc.title}"
-            f"  ({doc.url or doc.source}, {doc.chunks} chunks)"
+            f"  ({doc.url or doc.source}, {_count(doc.chunks, 'chunk')})"
         )
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -26,6 +26,9 @@ from retrieval.text import terms
 from retrieval.types import Chunk
 
 log = logging.getLogger(__name__)
+# bm25s sets its own logger to DEBUG on import, which would print "Building index from tokens"
+# on every ingest whatever the application's logging level.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _META = "snapshot.json"
 

@@ -35,7 +35,7 @@ def test_ingest_ask_and_sources(env: Path, capsys: pytest.CaptureFixture[str]) -
 
     assert main(["sources"]) == 0
     out = capsys.readouterr().out
-    assert "1 documents, 4 chunks, dated 2024-04-02 to 2024-04-02" in out
+    assert "1 document, 4 chunks, dated 2024-04-02 to 2024-04-02" in out
 
 
 def test_json_output_is_one_object(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
