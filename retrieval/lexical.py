@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _META = "snapshot.json"
+IDF_MIN_CHUNKS = 1000
 
 
 @dataclass(frozen=True)
@@ -129,9 +130,15 @@ class LexicalIndex:
         return None if i is None else self.documents.get(self._document_ids[i])
 
     def idf(self, term: str) -> float:
-        """Inverse document frequency of a stemmed term (BM25's smoothed form)."""
+        """Inverse document frequency of a stemmed term (BM25's smoothed form).
+
+        A small archive is read as a sample of a larger one (at least IDF_MIN_CHUNKS chunks):
+        in a one-article archive every term of the article is in every chunk, and would
+        otherwise weigh nothing beside a word of the question that it happens not to use.
+        """
         n = self._df.get(term, 0)
-        return math.log(1 + (self._n - n + 0.5) / (n + 0.5))
+        total = max(self._n, IDF_MIN_CHUNKS)
+        return math.log(1 + (total - n + 0.5) / (n + 0.5))
 
     def search(
         self, query_terms: list[str], k: int, date_range: tuple[int, int] | None = None
