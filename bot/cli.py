@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from bot.settings import Settings
 from retrieval import Answer, Archive, CitebotError, IngestReport
 from retrieval.archive import discard_index_files
@@ -35,12 +37,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
         return int(args.run(args, settings) or 0)
+    except ValidationError as exc:
+        for problem in exc.errors():
+            name = ".".join(str(part) for part in problem["loc"]).upper()
+            value = problem.get("input")
+            print(f"error: setting {name}={value!s}: {problem['msg']}", file=sys.stderr)
+        print("(see .env.example for every setting)", file=sys.stderr)
+        return 2
     except CitebotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `citebot ask … | head`: the reader has gone, nothing to report
+        sys.stderr.close()
+        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

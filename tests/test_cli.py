@@ -80,3 +80,13 @@ def test_corrupt_manifest_names_the_rebuild_path(
     assert "1 added" in capsys.readouterr().out
     with sqlite3.connect(env / "data" / "manifest.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM files").fetchone() == (1,)
+
+
+def test_a_malformed_setting_is_named_without_a_traceback(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CHROMA_PORT", "eight thousand")
+    assert main(["sources"]) == 2
+    err = capsys.readouterr().err
+    assert "setting CHROMA_PORT=eight thousand" in err
+    assert "Traceback" not in err
