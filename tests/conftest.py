@@ -18,11 +18,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from bot.settings import Settings
 from retrieval.archive import Archive
 from retrieval.embedding import SentenceTransformerEmbedder
+from tests.llm_server import FakeLLMServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 EVAL_DIR = ROOT.parent / "shared" / "eval"
 CROCUS_QUESTION = "Who warned Russia that Crocus City Hall was a potential target?"
+
+
+@pytest.fixture
+def llm_server() -> Iterator[FakeLLMServer]:
+    """An OpenAI/Ollama-compatible server on 127.0.0.1 that replies as each test scripts."""
+    with FakeLLMServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

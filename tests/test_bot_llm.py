@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -43,12 +43,6 @@ REWRITTEN = "How did Russia respond to the US warning about Crocus City Hall?"
 @pytest.fixture
 async def api() -> AsyncIterator[BotApiServer]:
     async with BotApiServer() as server:
-        yield server
-
-
-@pytest.fixture
-def llm_server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as server:
         yield server
 
 

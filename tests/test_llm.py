@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,6 @@ NARYSHKIN = "Sergei Naryshkin"
 POLICE = "specialized police units arrived"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def llm_server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as server:
-        yield server
 
 
 @pytest.fixture

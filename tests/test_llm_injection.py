@@ -6,7 +6,7 @@ and its citations must still resolve to real, verbatim passages."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +43,6 @@ Crocus City Hall is a concert venue outside Moscow that was warned about as a po
 """
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def llm_server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as server:
-        yield server
 
 
 @pytest.fixture
