@@ -161,15 +161,40 @@ def _unavailable_on_failure(method: F) -> F:
 
 
 def _is_server_failure(exc: Exception) -> bool:
-    """Network errors, timeouts and the server's own errors; not mistakes in our arguments."""
+    """Network errors, timeouts, refused credentials and the server's own errors; not mistakes
+    in our arguments."""
     import httpx
     from chromadb.errors import ChromaError, InvalidArgumentError
 
     if isinstance(exc, InvalidArgumentError):
         return False
-    return isinstance(exc, httpx.HTTPError | OSError | ChromaError) or (
-        isinstance(exc, ValueError) and "connect" in str(exc).lower()
+    return (
+        isinstance(exc, httpx.HTTPError | OSError | ChromaError)
+        or (isinstance(exc, ValueError) and "connect" in str(exc).lower())
+        or _refused_status(exc) is not None
     )
+
+
+def _refused_status(exc: BaseException) -> int | None:
+    """401 or 403 if the server, or a proxy in front of it, refused the credentials. A proxy's
+    non-Chroma body makes chromadb raise a bare Exception (or ValueError) whose context holds
+    httpx's HTTPStatusError, so the whole chain is searched."""
+    import httpx
+    from chromadb.errors import AuthorizationError, ChromaAuthError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, AuthorizationError | ChromaAuthError):
+            return int(current.code())
+        if isinstance(current, httpx.HTTPStatusError) and current.response.status_code in (
+            401,
+            403,
+        ):
+            return current.response.status_code
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class ChromaStore:
@@ -246,11 +271,18 @@ class ChromaStore:
             raise IndexUnavailable(self._unavailable_message(exc)) from exc
 
     def _unavailable_message(self, exc: Exception) -> str:
-        from chromadb.errors import AuthorizationError, ChromaAuthError
-
         where = f"{self._settings.chroma_host}:{self._settings.chroma_port}"
-        if isinstance(exc, AuthorizationError | ChromaAuthError):
-            return f"the Chroma server at {where} refused the credentials (CHROMA_AUTH_TOKEN)"
+        status = _refused_status(exc)
+        if status is not None and self._settings.chroma_auth_token:
+            return (
+                f"the Chroma server at {where} refused the credentials ({status});"
+                " check CHROMA_AUTH_TOKEN"
+            )
+        if status is not None:
+            return (
+                f"the Chroma server at {where} asks for credentials ({status});"
+                " set CHROMA_AUTH_TOKEN"
+            )
         return f"the archive's vector store (Chroma at {where}) is temporarily unavailable"
 
     @_unavailable_on_failure
