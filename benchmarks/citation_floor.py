@@ -40,7 +40,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retrieval.citecheck import SUPPORT_FLOOR, looks_like_instructions, support  # noqa: E402
+from retrieval.answer.citecheck import SUPPORT_FLOOR, looks_like_instructions, support  # noqa: E402
 from retrieval.text import sentences, terms  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad" / "dev-v1.1.json"
@@ -230,7 +230,7 @@ def main() -> None:
     )
     false_alarms(paragraphs)
     if args.embedding:
-        from retrieval.embedding import SentenceTransformerEmbedder
+        from retrieval.index.embedding import SentenceTransformerEmbedder
 
         embedder = SentenceTransformerEmbedder()
         texts = sorted({p.sentence for p in pairs})

@@ -24,10 +24,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retrieval.eval_data import EvalSet, load_beir, load_squad  # noqa: E402
-from retrieval.evaluation import EvalIndex, RankingScores, evaluate_beir, select  # noqa: E402
-from retrieval.lexical import LexicalIndex  # noqa: E402
-from retrieval.search import SearchParams  # noqa: E402
+from retrieval.eval.data import EvalSet, load_beir, load_squad  # noqa: E402
+from retrieval.eval.run import EvalIndex, RankingScores, evaluate_beir, select  # noqa: E402
+from retrieval.index.lexical import LexicalIndex  # noqa: E402
+from retrieval.search.hybrid import SearchParams  # noqa: E402
 from retrieval.settings import RetrievalSettings  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"

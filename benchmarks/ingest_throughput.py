@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from retrieval.archive import Archive  # noqa: E402
-from retrieval.chunking import chunk_document  # noqa: E402
-from retrieval.embedding import SentenceTransformerEmbedder  # noqa: E402
-from retrieval.loaders import load  # noqa: E402
+from retrieval.index.embedding import SentenceTransformerEmbedder  # noqa: E402
+from retrieval.ingest.chunking import chunk_document  # noqa: E402
+from retrieval.ingest.loaders import load  # noqa: E402
 from retrieval.settings import RetrievalSettings  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad" / "dev-v1.1.json"

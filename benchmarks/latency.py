@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from retrieval.archive import Archive  # noqa: E402
-from retrieval.eval_data import EvalDocument, EvalSet, load_beir, load_squad  # noqa: E402
-from retrieval.eval_metrics import percentile  # noqa: E402
-from retrieval.evaluation import EvalIndex  # noqa: E402
+from retrieval.eval.data import EvalDocument, EvalSet, load_beir, load_squad  # noqa: E402
+from retrieval.eval.metrics import percentile  # noqa: E402
+from retrieval.eval.run import EvalIndex  # noqa: E402
 from retrieval.settings import RetrievalSettings  # noqa: E402
 from retrieval.text import sentence_spans  # noqa: E402
 

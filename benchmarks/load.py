@@ -3,7 +3,7 @@ webhook modes. Prints p50/p95 question-to-reply latency, throughput and the send
 Telegram limits (about 1 message/s in one chat, 30/s overall, 20/min in one group).
 
 The bot runs as a real `citebot serve` process, exactly as deployed; this process plays
-Telegram (tests/botapi_server.py over HTTP on 127.0.0.1) and the users. Every chat is a user
+Telegram (tests/fakes/botapi_server.py over HTTP on 127.0.0.1) and the users. Every chat is a user
 who asks a question, waits for the reply, reads it for `--think` seconds (default 1, so one
 user never makes the bot send more than about a message a second) and asks the next: a
 closed loop, 50 users at once by default, enough to keep the bot saturated. The archive is
@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.webhook import SECRET_HEADER  # noqa: E402
-from tests.botapi_server import BotApiServer  # noqa: E402
-from tests.chroma_server import ChromaServer  # noqa: E402
+from tests.fakes.botapi_server import BotApiServer  # noqa: E402
+from tests.fakes.chroma_server import ChromaServer  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad" / "dev-v1.1.json"
 DEMO = ROOT / "corpus"

@@ -262,9 +262,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from retrieval import evaluation
-    from retrieval.eval_data import load_beir, load_squad
-    from retrieval.eval_report import render, to_json
+    from retrieval.eval import run as evaluation
+    from retrieval.eval.data import load_beir, load_squad
+    from retrieval.eval.report import render, to_json
 
     if (args.limit is not None and args.limit < 1) or getattr(args, "every", 1) < 1:
         print("error: --limit and --every take a positive number", file=sys.stderr)

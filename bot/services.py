@@ -14,10 +14,10 @@ from telegram.ext import Application, CallbackContext
 from bot.access import AccessPolicy, OncePer, RateLimiter, RecentIds
 from bot.feedback import FeedbackStore
 from bot.memory import FollowupMemory
+from bot.quota import LLMQuota
 from bot.settings import Settings
 from bot.streaming import EDIT_EVERY
 from retrieval import Archive
-from retrieval.quota import LLMQuota
 
 KEY = "citebot"
 REFUSAL_REPEAT_SECONDS = 3600.0

@@ -2,7 +2,7 @@
 edited with newer drafts at most once every few seconds (Telegram's flood limits), and at
 last replaced by the final, checked answer with its buttons.
 
-The stream (`retrieval.llm.AnswerStream`) blocks on the model, so it is iterated in a worker
+The stream (`retrieval.answer.llm.AnswerStream`) blocks on the model, so it is iterated in a worker
 thread; drafts reach the event loop through a queue. Drafts hold only sentences that already
 passed the citation check, and a draft that cannot be shown (a flood limit, a network error)
 is skipped: the final answer still arrives. Only `Forbidden` (the user blocked the bot) stops
@@ -21,7 +21,7 @@ from telegram.error import Forbidden, TelegramError
 
 from bot.delivery import edit_html, reply_html, send_html
 from retrieval import Answer
-from retrieval.llm import AnswerStream
+from retrieval.answer.llm import AnswerStream
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from bot.delivery import reply_html, typing
 from bot.render import esc, shorten
 from bot.services import services
 from retrieval import Archive, LoadError
-from retrieval.loaders import SUFFIXES
-from retrieval.loaders import load as load_document
+from retrieval.ingest.loaders import SUFFIXES
+from retrieval.ingest.loaders import load as load_document
 
 log = logging.getLogger(__name__)
 

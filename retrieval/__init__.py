@@ -12,7 +12,7 @@ from retrieval.errors import (
     LoadError,
     UnsupportedFile,
 )
-from retrieval.ingest import IngestReport
+from retrieval.ingest.pipeline import IngestReport
 from retrieval.settings import RetrievalSettings
 from retrieval.types import Answer, Chunk, Citation, Document, Hit
 

@@ -20,17 +20,17 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from retrieval import dates
-from retrieval.answer import Composer, ExtractiveComposer
-from retrieval.embedding import Embedder, SentenceTransformerEmbedder
+from retrieval.answer.extractive import Composer, ExtractiveComposer
+from retrieval.answer.llm import AnswerStream, LLMComposer
 from retrieval.errors import IndexCorrupt, IndexUnavailable, InvalidQuestion
-from retrieval.ingest import Ingestor, IngestReport, Progress
-from retrieval.lexical import DocumentInfo, LexicalIndex
-from retrieval.llm import AnswerStream, LLMComposer
-from retrieval.manifest import Manifest
-from retrieval.search import Searcher, SearchParams, Stages
+from retrieval.index.embedding import Embedder, SentenceTransformerEmbedder
+from retrieval.index.lexical import DocumentInfo, LexicalIndex
+from retrieval.index.store import WRITING_PREFIX, ChromaStore, MarkedStore, Store
+from retrieval.ingest.manifest import Manifest
+from retrieval.ingest.pipeline import Ingestor, IngestReport, Progress
+from retrieval.search import dates
+from retrieval.search.hybrid import Searcher, SearchParams, Stages
 from retrieval.settings import RetrievalSettings
-from retrieval.store import WRITING_PREFIX, ChromaStore, MarkedStore, Store
 from retrieval.types import Answer, Chunk, Hit
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bot.settings import Settings
 from retrieval.archive import Archive
-from retrieval.embedding import SentenceTransformerEmbedder
-from tests.llm_server import FakeLLMServer
+from retrieval.index.embedding import SentenceTransformerEmbedder
+from tests.fakes.llm_server import FakeLLMServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"

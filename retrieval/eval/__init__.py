@@ -1,0 +1,1 @@
+"""Evaluation with the product's own code: data sets (data), metrics, runs (run), reports."""

@@ -1,0 +1,94 @@
+"""The extractive composer: which sentences it quotes, how it cites them, when it refuses."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from retrieval.answer.extractive import REFUSAL_TEXT, ExtractiveComposer, confidence, coverage
+from retrieval.text import terms
+from retrieval.types import Chunk, Hit
+
+IDF = {"tesla": 3.0, "born": 2.0, "smiljan": 4.0, "move": 1.5, "new": 0.5, "york": 2.5}
+
+
+def idf(term: str) -> float:
+    return IDF.get(term, 1.0)
+
+
+def hit(n: int, text: str, similarity: float | None = 0.6, title: str = "Nikola Tesla") -> Hit:
+    chunk = Chunk(f"c{n}", f"d{n}", text, 0, len(text), 0, title, f"corpus/t{n}.txt")
+    return Hit(chunk, score=1.0 - n / 10, dense_similarity=similarity)
+
+
+TESLA = hit(
+    0,
+    "Tesla worked for Edison for a while. He was born in Smiljan in 1856. Later he"
+    " became an American citizen.",
+)
+MOVE = hit(1, "In 1884 Tesla moved to New York City. He arrived with four cents in his pocket.")
+OTHER = hit(2, "Alternating current won the war of the currents.", similarity=0.2)
+
+
+def test_the_sentence_that_answers_is_quoted_verbatim_and_cited() -> None:
+    composer = ExtractiveComposer(idf, max_sentences=1)
+    answer = composer.compose("Where was Tesla born?", [TESLA, MOVE, OTHER])
+    assert not answer.refused
+    assert answer.text == "He was born in Smiljan in 1856. [1]"
+    (citation,) = answer.citations
+    assert citation.n == 1 and citation.chunk_id == "c0"
+    assert citation.quote in citation.passage == TESLA.chunk.text
+    assert citation.title == "Nikola Tesla" and citation.source == "corpus/t0.txt"
+
+
+def test_sentences_from_several_passages_are_numbered_in_order_of_use() -> None:
+    composer = ExtractiveComposer(idf, max_sentences=2)
+    answer = composer.compose(
+        "Where was Tesla born, and when did he move to New York?", [TESLA, MOVE]
+    )
+    # The best sentence comes from the second passage, so that passage is [1].
+    assert answer.text == (
+        "In 1884 Tesla moved to New York City. [1] He was born in Smiljan in 1856. [2]"
+    )
+    assert [(c.n, c.chunk_id) for c in answer.citations] == [(1, "c1"), (2, "c0")]
+    for sentence in filter(None, re.split(r"\s*\[\d+\]\s*", answer.text)):
+        assert any(sentence in c.passage for c in answer.citations)
+
+
+def test_weak_evidence_is_refused_with_the_nearest_sources() -> None:
+    composer = ExtractiveComposer(idf, refusal_threshold=0.4)
+    weak = [hit(0, "Pigeons can find their way home over long distances.", similarity=0.1)]
+    answer = composer.compose("Where was Tesla born?", weak)
+    assert answer.refused and answer.text == REFUSAL_TEXT
+    assert answer.confidence < 0.4
+    assert [c.chunk_id for c in answer.citations] == ["c0"]
+    assert answer.citations[0].quote in answer.citations[0].passage
+    empty = composer.compose("Where was Tesla born?", [])
+    assert empty.refused and empty.citations == () and empty.confidence == 0.0
+
+
+def test_the_threshold_decides_between_answering_and_refusing() -> None:
+    question = "Where was Tesla born?"
+    score = confidence(question, [TESLA], idf)
+    assert not ExtractiveComposer(idf, refusal_threshold=score).compose(question, [TESLA]).refused
+    assert (
+        ExtractiveComposer(idf, refusal_threshold=score + 0.01).compose(question, [TESLA]).refused
+    )
+
+
+def test_confidence_grows_with_shared_rare_terms_and_similarity() -> None:
+    question = "Where was Tesla born?"
+    strong = confidence(question, [TESLA], idf)
+    unrelated = confidence(question, [OTHER], idf)
+    assert strong > unrelated
+    dissimilar = hit(0, TESLA.chunk.text, similarity=0.1)
+    assert confidence(question, [dissimilar], idf) < strong
+    assert confidence(question, [], idf) == 0.0
+
+
+def test_coverage_weights_question_terms_by_idf() -> None:
+    question = terms("Was Tesla born in Smiljan?")
+    assert coverage(question, "Smiljan is a village.", idf) == pytest.approx(4 / 9)
+    assert coverage(question, "Tesla was born in Smiljan.", idf) == pytest.approx(1.0)
+    assert coverage([], "anything", idf) == 0.0
