@@ -12,21 +12,15 @@ It opens (or builds, once: ~25 min on 2 cores) the same cached indexes as
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from retrieval.eval.data import EvalSet, load_beir, load_squad  # noqa: E402
 from retrieval.eval.run import EvalIndex, RankingScores, evaluate_beir, select  # noqa: E402
-from retrieval.index.lexical import LexicalIndex  # noqa: E402
 from retrieval.search.hybrid import SearchParams  # noqa: E402
 from retrieval.settings import RetrievalSettings  # noqa: E402
 
@@ -54,9 +48,10 @@ CONFIGS = (
 )
 
 
-def open_index(data: EvalSet, cache: Path) -> EvalIndex:
+def open_index(data: EvalSet, cache: Path, params: SearchParams) -> EvalIndex:
+    """The cached evaluation index, searched with `params` (its BM25 built with their k1/b)."""
     settings = RetrievalSettings(_env_file=None)  # type: ignore[call-arg]
-    return EvalIndex(data, settings, cache_dir=cache)
+    return EvalIndex(data, settings, cache_dir=cache, params=params)
 
 
 def main() -> None:
@@ -65,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     scifact = load_beir(EVAL / "scifact", split="train")
     squad = load_squad(EVAL / "squad" / "dev-v1.1.json", every=5)
-    indexes = {"scifact": open_index(scifact, args.cache), "squad": open_index(squad, args.cache)}
+    data = {"scifact": scifact, "squad": squad}
     questions = {"scifact": scifact.questions, "squad": squad.questions}
     print(
         "| configuration | SciFact nDCG@10 tune / held-out / all"
@@ -75,12 +70,9 @@ def main() -> None:
     for config in CONFIGS:
         cells = []
         recall5 = 0.0
-        for name, index in indexes.items():
-            archive = index.archive
-            archive.params = config.params
-            archive.lexical = LexicalIndex.build(
-                archive.store.scan(), archive.lexical.generation, k1=config.k1, b=config.b
-            )
+        for name, eval_set in data.items():
+            params = replace(config.params, bm25_k1=config.k1, bm25_b=config.b)
+            index = open_index(eval_set, args.cache, params)
             halves = {
                 subset: evaluate_beir(index, select(questions[name], subset)).stages["final"]
                 for subset in ("even", "odd")

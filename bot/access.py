@@ -1,14 +1,14 @@
-"""Who may use the bot, and how often: allowlists, admins, a per-user rate limit, and the
-bookkeeping that makes a refusal polite (said once, not to every message).
+"""Who may use the bot: allowlists and admins, and the bookkeeping that makes a refusal
+polite (said once, not to every message) and a redelivered update harmless. How often a user
+may ask is `bot.limits`.
 
 All of it is in-process state driven by an injectable clock, so it is tested without waiting.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,67 +40,6 @@ class AccessPolicy:
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.admins
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The rate limiter's answer: go ahead, or wait `wait_seconds` (and whether to say so)."""
-
-    allowed: bool
-    wait_seconds: float = 0.0
-    notify: bool = False
-
-    @property
-    def retry_after(self) -> int:
-        """Whole seconds to wait, rounded up, at least one."""
-        return max(1, math.ceil(self.wait_seconds))
-
-
-class RateLimiter:
-    """At most `per_minute` questions per user in any 60 seconds (0 = unlimited).
-
-    A user over the limit is told once how long to wait; further messages in that wait are
-    ignored, so a flood of messages does not become a flood of replies.
-    """
-
-    WINDOW = 60.0
-
-    def __init__(
-        self,
-        per_minute: int,
-        clock: Callable[[], float] = time.monotonic,
-        max_users: int = 100_000,
-    ) -> None:
-        self.per_minute = per_minute
-        self._clock = clock
-        self._max_users = max_users
-        self._asked: OrderedDict[int, deque[float]] = OrderedDict()
-        self._told_until: dict[int, float] = {}
-
-    def check(self, user_id: int) -> Verdict:
-        """Count a question by this user if the limit allows it."""
-        if self.per_minute <= 0:
-            return Verdict(True)
-        now = self._clock()
-        asked = self._asked.setdefault(user_id, deque())
-        self._asked.move_to_end(user_id)
-        while asked and now - asked[0] >= self.WINDOW:
-            asked.popleft()
-        if len(asked) < self.per_minute:
-            asked.append(now)
-            self._told_until.pop(user_id, None)
-            self._forget_oldest()
-            return Verdict(True)
-        wait = self.WINDOW - (now - asked[0])
-        notify = self._told_until.get(user_id, 0.0) <= now
-        if notify:
-            self._told_until[user_id] = now + wait
-        return Verdict(False, wait, notify)
-
-    def _forget_oldest(self) -> None:
-        while len(self._asked) > self._max_users:
-            user_id, _ = self._asked.popitem(last=False)
-            self._told_until.pop(user_id, None)
 
 
 class OncePer:

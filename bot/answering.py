@@ -1,9 +1,11 @@
-"""Answering in a chat: who may ask, how often, what a follow-up means, and the answer's
-buttons (open a cited passage in place, go back, vote).
+"""Answering in a chat: who may ask, how often, which earlier question a follow-up continues,
+whether the LLM may write the answer, and the answer's buttons (open a cited passage in
+place, go back, vote).
 
-The retrieval work runs in a worker thread, so one slow question never blocks other chats.
-Errors (an unfit question, an unreachable index, anything else) propagate to the
-application's one error handler, which turns them into a short message for the user.
+The archive does the rest in one call (`Archive.ask`), iterated in a worker thread so one
+slow question never blocks other chats. Errors (an unfit question, an unreachable index,
+anything else) propagate to the application's one error handler, which turns them into a
+short message for the user.
 """
 
 from __future__ import annotations
@@ -11,20 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from dataclasses import dataclass
 
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.ext import ContextTypes
 
 from bot.access import REFUSAL
 from bot.buttons import answer_keyboard, decode, passage_keyboard
 from bot.delivery import edit_html, reply_html, typing
 from bot.feedback import ShownAnswer
-from bot.memory import resolve
 from bot.render import esc, render_answer, render_draft, render_passage
-from bot.services import Services, services
-from bot.streaming import GROUP_EDIT_EVERY, LiveMessage, follow
+from bot.services import BotContext, Services
+from bot.streaming import LiveMessage, follow
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +39,9 @@ QUOTA_NOTICE = (
 )
 
 
-async def admit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def admit(update: Update, context: BotContext) -> bool:
     """Whether the sender may use the bot in this chat; a refused sender is told once."""
-    s = services(context)
+    s = context.services
     user, chat = update.effective_user, update.effective_chat
     user_id = user.id if user else None
     chat_id = chat.id if chat else None
@@ -56,19 +55,17 @@ async def admit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     return False
 
 
-async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+async def answer_question(update: Update, context: BotContext, text: str) -> None:
     """Answer `text`, asked in this update's chat, with a cited, buttoned reply.
 
-    With an LLM configured and quota left, a follow-up is first rewritten by the LLM into a
-    standalone question, and the answer is streamed: a first message as soon as a checked
-    sentence is ready, edited as the answer grows, then the final checked answer. Over quota
-    the answer quotes the archive directly and says so.
+    With an LLM configured and quota left, the answer is streamed: a first message as soon as
+    a checked sentence is ready, edited as the answer grows, then the final checked answer.
+    Over quota the answer quotes the archive directly and says so.
     """
     message, chat, user = update.effective_message, update.effective_chat, update.effective_user
     if message is None or chat is None or user is None or not await admit(update, context):
         return
-    s = services(context)
-    s.archive.check_question(text)  # an unfit question is explained, and not counted
+    s = context.services
     verdict = s.rate_limiter.check(user.id)
     if not verdict.allowed:
         if verdict.notify:
@@ -79,65 +76,36 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
                 f" Please try again in {verdict.retry_after} s.",
             )
         return
-    resolved = resolve(text, s.memory.recall(chat.id), s.settings.max_question_chars)
-    plan = plan_llm_calls(s, user.id, follow_up=resolved.follow_up_of is not None)
+    use_llm, notice = llm_allowance(s, user.id)
+    stream = s.archive.ask(text, previous=s.memory.recall(chat.id), use_llm=use_llm)
     thread_id = message.message_thread_id if message.is_topic_message else None
-    live = LiveMessage(context.bot, message, stream_every(s, chat.type), thread_id)
-    async with typing(context.bot, chat.id, thread_id, s.typing_every):
-        question = resolved.question
-        if plan.rewrite and s.archive.llm is not None and resolved.follow_up_of is not None:
-            question = await asyncio.to_thread(
-                s.archive.llm.rewrite_followup, resolved.follow_up_of, " ".join(text.split())
-            )
-            log.info("follow-up %r rewritten as %r", text, question)
-        if plan.answer:
-            stream = s.archive.ask_stream(question)
-            answer = await follow(
-                stream, live, lambda draft: render_draft(draft, resolved.follow_up_of)
-            )
-        else:
-            answer = await asyncio.to_thread(s.archive.ask, question, use_llm=False)
-    s.memory.remember(chat.id, resolved.topic)
-    parts = render_answer(answer, resolved.follow_up_of, notice=plan.notice)
-    shown = ShownAnswer(ShownAnswer.new_id(), chat.id, answer, parts[-1], resolved.follow_up_of)
+    every = s.timing.edit_every(private=chat.type == ChatType.PRIVATE)
+    live = LiveMessage(context.bot, message, every, thread_id)
+    async with typing(context.bot, chat.id, thread_id, s.timing.typing_every):
+        answer = await follow(stream, live, render_draft)
+    if not s.access.is_admin(user.id):
+        s.quota.charge(user.id, answer.llm_calls)
+    s.memory.remember(chat.id, answer.follow_up_of or " ".join(text.split()))
+    parts = render_answer(answer, notice=notice)
+    shown = ShownAnswer(ShownAnswer.new_id(), chat.id, answer, parts[-1])
     await asyncio.to_thread(s.feedback.keep, shown)  # before sending: buttons work at once
     await live.finish(parts, answer_keyboard(shown.id, answer.citations))
 
 
-@dataclass(frozen=True)
-class LLMPlan:
-    """Which LLM calls a question may make, and the note shown when quota ruled them out."""
-
-    answer: bool = False
-    rewrite: bool = False
-    notice: str | None = None
-
-
-def plan_llm_calls(s: Services, user_id: int, *, follow_up: bool) -> LLMPlan:
-    """Take the LLM calls this question needs from the user's quota (admins have none): the
-    answer first, the follow-up rewrite if one more call fits. Without an LLM, none."""
-    if s.archive.llm is None:
-        return LLMPlan()
-    if s.access.is_admin(user_id):
-        return LLMPlan(answer=True, rewrite=follow_up)
-    if follow_up and s.quota.try_acquire(user_id, 2):
-        return LLMPlan(answer=True, rewrite=True)
-    if s.quota.try_acquire(user_id):
-        return LLMPlan(answer=True)
+def llm_allowance(s: Services, user_id: int) -> tuple[bool, str | None]:
+    """Whether this user's question may use the LLM (admins always may; others while their
+    hourly quota lasts), and the note to show when the quota ruled it out."""
+    if not s.archive.has_llm:
+        return False, None
+    if s.access.is_admin(user_id) or s.quota.available(user_id):
+        return True, None
     if s.quota.limit == 0:
-        return LLMPlan()  # LLM answers are switched off for users: nothing to explain
+        return False, None  # LLM answers are switched off for users: nothing to explain
     minutes = max(1, math.ceil(s.quota.retry_after(user_id) / 60))
-    return LLMPlan(notice=QUOTA_NOTICE.format(minutes=minutes))
+    return False, QUOTA_NOTICE.format(minutes=minutes)
 
 
-def stream_every(s: Services, chat_type: str) -> float:
-    """Seconds between two edits of a streamed answer in this kind of chat."""
-    if chat_type == ChatType.PRIVATE:
-        return s.stream_every
-    return max(s.stream_every, GROUP_EDIT_EVERY)
-
-
-async def press_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def press_button(update: Update, context: BotContext) -> None:
     """Show a cited passage in place, restore the answer, or record a vote."""
     query = update.callback_query
     if query is None or query.from_user is None:
@@ -148,7 +116,7 @@ async def press_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     if not await admit(update, context):
         return
-    s = services(context)
+    s = context.services
     shown = await asyncio.to_thread(s.feedback.find, press.answer_id)
     if shown is None:
         await query.answer(EXPIRED_ANSWER)

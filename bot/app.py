@@ -13,6 +13,7 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     MessageHandler,
     TypeHandler,
     filters,
@@ -20,9 +21,9 @@ from telegram.ext import (
 
 from bot import handlers
 from bot.flood import FloodLimiter
-from bot.services import Services
+from bot.services import BotContext, BotData, Services, attach
 from bot.settings import Settings
-from bot.streaming import EDIT_EVERY
+from bot.streaming import Timing
 from retrieval import Archive
 
 TELEGRAM_FILE_URL = "https://api.telegram.org/file/bot"
@@ -33,8 +34,7 @@ def build_application(
     archive: Archive,
     *,
     clock: Callable[[], float] = time.monotonic,
-    typing_every: float = 4.0,
-    stream_every: float = EDIT_EVERY,
+    timing: Timing | None = None,
     flood_retries: int = 3,
     request_timeout: float = 20.0,
 ) -> Application:  # type: ignore[type-arg]
@@ -42,12 +42,13 @@ def build_application(
 
     Updates are handled concurrently; `FloodLimiter` keeps within Telegram's flood limits
     (30 messages a second overall, 20 a minute per group, about 1 a second per chat) and
-    waits out a `retry_after` up to `flood_retries` times before giving up. A streamed LLM
-    answer is edited at most once every `stream_every` seconds.
+    waits out a `retry_after` up to `flood_retries` times before giving up. `timing` says
+    how often "typing…" is renewed and a streamed answer edited.
     """
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.strip())
+        .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .concurrent_updates(True)
         .rate_limiter(FloodLimiter(max_retries=flood_retries))
         .read_timeout(request_timeout)
@@ -58,9 +59,7 @@ def build_application(
     if base_url:
         builder = builder.base_url(base_url).base_file_url(file_url(settings))
     application = builder.build()
-    Services.create(
-        settings, archive, clock=clock, typing_every=typing_every, stream_every=stream_every
-    ).attach(application)
+    attach(application, Services.create(settings, archive, clock=clock, timing=timing))
     add_handlers(application)
     return application
 

@@ -16,8 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from contextlib import closing
-from dataclasses import asdict, dataclass
-from datetime import date
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,6 @@ class ShownAnswer:
     chat_id: int
     answer: Answer
     last_part: str
-    follow_up_of: str | None = None
 
     @staticmethod
     def new_id() -> str:
@@ -103,9 +101,9 @@ class FeedbackStore:
                     (
                         shown.id,
                         shown.chat_id,
-                        json.dumps(answer_to_json(shown.answer)),
+                        json.dumps(shown.answer.to_dict()),
                         shown.last_part,
-                        shown.follow_up_of,
+                        shown.answer.follow_up_of,
                         time.time(),
                     ),
                 )
@@ -123,7 +121,7 @@ class FeedbackStore:
         try:
             with self._connect() as db:
                 row = db.execute(
-                    "SELECT id, chat_id, answer, last_part, follow_up_of FROM answers WHERE id = ?",
+                    "SELECT id, chat_id, answer, last_part FROM answers WHERE id = ?",
                     (answer_id,),
                 ).fetchone()
         except (sqlite3.Error, OSError) as exc:
@@ -132,16 +130,16 @@ class FeedbackStore:
         if row is None:
             return None
         try:
-            answer = answer_from_json(json.loads(row[2]))
+            answer = Answer.from_dict(json.loads(row[2]))
         except (ValueError, TypeError, KeyError) as exc:
             log.error("answer %s in %s is damaged: %s", answer_id, self.path, exc)
             return None
-        return ShownAnswer(row[0], row[1], answer, row[3], row[4])
+        return ShownAnswer(row[0], row[1], answer, row[3])
 
     def record_vote(self, shown: ShownAnswer, user_id: int, vote: int) -> bool:
         """Store a user's vote on an answer (a second vote replaces the first); False if the
         file could not be written."""
-        citations = json.dumps(answer_to_json(shown.answer)["citations"])
+        citations = json.dumps(shown.answer.to_dict()["citations"])
         try:
             with self._connect() as db:
                 db.execute(
@@ -162,10 +160,20 @@ class FeedbackStore:
             log.error("could not record a vote on %s in %s: %s", shown.id, self.path, exc)
             return False
 
-    def votes(self) -> list[Vote]:
-        """Every recorded vote, oldest first."""
+    def votes(self, vote: int | None = None, limit: int | None = None) -> list[Vote]:
+        """Recorded votes, newest first: all of them, or only 👍 (1) or 👎 (-1), at most
+        `limit`. What `citebot feedback` reads to show which answers did not help."""
+        query = "SELECT * FROM votes"
+        params: list[int] = []
+        if vote is not None:
+            query += " WHERE vote = ?"
+            params.append(1 if vote > 0 else -1)
+        query += " ORDER BY voted_at DESC"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(limit)
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM votes ORDER BY voted_at").fetchall()
+            rows = db.execute(query, params).fetchall()
         return [
             Vote(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[7]) for r in rows
         ]
@@ -194,26 +202,3 @@ class _Transaction:
         with closing(self._connection):
             if kind is None:
                 self._connection.commit()
-
-
-def answer_to_json(answer: Answer) -> dict[str, Any]:
-    data = asdict(answer)
-    for citation in data["citations"]:
-        citation["date"] = citation["date"].isoformat() if citation["date"] else None
-    return data
-
-
-def answer_from_json(data: dict[str, Any]) -> Answer:
-    citations = tuple(
-        Citation(**{**c, "date": date.fromisoformat(c["date"]) if c.get("date") else None})
-        for c in data["citations"]
-    )
-    return Answer(
-        question=data["question"],
-        text=data["text"],
-        citations=citations,
-        confidence=data["confidence"],
-        refused=data.get("refused", False),
-        composer=data.get("composer", "extractive"),
-        notes=tuple(data.get("notes", ())),
-    )

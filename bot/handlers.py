@@ -12,13 +12,13 @@ import logging
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
 from bot.addressing import addressed_question, command_argument
 from bot.answering import ASK_USAGE, admit, answer_question, press_button
 from bot.delivery import reply_html
 from bot.render import esc, render_help, render_sources
-from bot.services import services
+from bot.services import BotContext
 from bot.uploads import receive_document
 from retrieval import IndexUnavailable, InvalidQuestion
 
@@ -30,11 +30,11 @@ TEXT_ONLY = "I answer questions sent as text. Send me a question, or /help to se
 UNKNOWN_COMMAND = "I do not know that command. /help lists what I can do."
 
 
-async def guard(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def guard(update: object, context: BotContext) -> None:
     """Stop updates that were already handled or that come from a bot."""
     if not isinstance(update, Update):
         raise ApplicationHandlerStop
-    if not services(context).seen_updates.add(update.update_id):
+    if not context.services.seen_updates.add(update.update_id):
         log.info("update %s arrived twice; handled once", update.update_id)
         raise ApplicationHandlerStop
     user = update.effective_user
@@ -42,28 +42,28 @@ async def guard(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         raise ApplicationHandlerStop
 
 
-async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_help(update: Update, context: BotContext) -> None:
     """/start and /help: what the archive holds and how to ask."""
     message = update.effective_message
     if message is None or not await admit(update, context):
         return
-    s = services(context)
+    s = context.services
     stats = await asyncio.to_thread(s.archive.stats, 0)
     user_id = update.effective_user.id if update.effective_user else None
     text = render_help(stats, context.bot.username, s.access.is_admin(user_id))
     await reply_html(context.bot, message, text)
 
 
-async def on_sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_sources(update: Update, context: BotContext) -> None:
     """/sources: the newest documents in the archive."""
     message = update.effective_message
     if message is None or not await admit(update, context):
         return
-    stats = await asyncio.to_thread(services(context).archive.stats, 20)
+    stats = await asyncio.to_thread(context.services.archive.stats, 20)
     await reply_html(context.bot, message, render_sources(stats))
 
 
-async def on_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_ask(update: Update, context: BotContext) -> None:
     """/ask QUESTION, in any chat."""
     message = update.effective_message
     if message is None:
@@ -76,13 +76,13 @@ async def on_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await answer_question(update, context, question)
 
 
-async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_private_text(update: Update, context: BotContext) -> None:
     """In a private chat every text message is a question."""
     if update.effective_message and update.effective_message.text:
         await answer_question(update, context, update.effective_message.text)
 
 
-async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_group_text(update: Update, context: BotContext) -> None:
     """In a group, answer a mention of the bot or a reply to it; ignore other chatter."""
     message = update.effective_message
     if message is None:
@@ -96,7 +96,7 @@ async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await reply_html(context.bot, message, ASK_USAGE)
 
 
-async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_document(update: Update, context: BotContext) -> None:
     """A document: admins add it to the archive (in groups only when addressed)."""
     message = update.effective_message
     if message is None or message.document is None:
@@ -109,19 +109,19 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await receive_document(context, message)
 
 
-async def on_other_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_other_private(update: Update, context: BotContext) -> None:
     """A sticker, photo, voice note… in a private chat: say what the bot reads."""
     if update.effective_message and await admit(update, context):
         await reply_html(context.bot, update.effective_message, esc(TEXT_ONLY))
 
 
-async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_unknown_command(update: Update, context: BotContext) -> None:
     """A command the bot does not have, in a private chat."""
     if update.effective_message and await admit(update, context):
         await reply_html(context.bot, update.effective_message, esc(UNKNOWN_COMMAND))
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_button(update: Update, context: BotContext) -> None:
     """An inline button under an answer."""
     await press_button(update, context)
 
@@ -137,7 +137,7 @@ def user_message(error: BaseException | None) -> str | None:
     return APOLOGY
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: BotContext) -> None:
     """Log a failure with its context and tell the user briefly (never a stack trace)."""
     error = context.error
     where = _describe(update)

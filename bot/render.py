@@ -22,28 +22,6 @@ TITLE_CHARS = 200
 NOTE_CHARS = 300
 HREF_CHARS = 1000  # longer (escaped) links are shown as text, not as a link
 
-# The tags Telegram's HTML parse mode understands; `render` emits only b, i, a and blockquote.
-ALLOWED_TAGS = frozenset(
-    {
-        "b",
-        "strong",
-        "i",
-        "em",
-        "u",
-        "ins",
-        "s",
-        "strike",
-        "del",
-        "a",
-        "code",
-        "pre",
-        "blockquote",
-        "span",
-        "tg-spoiler",
-        "tg-emoji",
-    }
-)
-
 EMPTY_ANSWER = "The archive gave no answer to this question."
 DRAFT_TAIL = " …"  # ends a message that is still being written
 
@@ -109,11 +87,7 @@ class _Block:
 
 
 def render_answer(
-    answer: Answer,
-    follow_up_of: str | None = None,
-    limit: int = MAX_CHARS,
-    *,
-    notice: str | None = None,
+    answer: Answer, limit: int = MAX_CHARS, *, notice: str | None = None
 ) -> list[str]:
     """The answer with its `[n]` markers, then a compact source list, as one or more messages.
 
@@ -121,8 +95,9 @@ def render_answer(
     archive instead of being written by the LLM).
     """
     blocks: list[_Block] = []
-    if follow_up_of:
-        blocks.append(_Block(f"<i>Follow-up to: {esc(shorten(follow_up_of, NOTE_CHARS))}</i>"))
+    if answer.follow_up_of:
+        note = esc(shorten(answer.follow_up_of, NOTE_CHARS))
+        blocks.append(_Block(f"<i>Follow-up to: {note}</i>"))
     if notice:
         blocks.append(_Block(f"<i>{esc(shorten(notice, NOTE_CHARS))}</i>"))
     for i, (sep, piece) in enumerate(_answer_pieces(answer.text, limit)):
@@ -136,20 +111,17 @@ def render_answer(
     return _pack(blocks, limit) or [EMPTY_ANSWER]
 
 
-def render_draft(text: str, follow_up_of: str | None = None, limit: int = MAX_CHARS) -> str:
+def render_draft(text: str, limit: int = MAX_CHARS) -> str:
     """An answer still being written (checked sentences only), as one message ending in "…":
     as many whole sentences from the start as fit."""
-    head = (
-        f"<i>Follow-up to: {esc(shorten(follow_up_of, NOTE_CHARS))}</i>\n\n" if follow_up_of else ""
-    )
-    budget = limit - size(head) - size(DRAFT_TAIL)
+    budget = limit - size(DRAFT_TAIL)
     body = ""
     for sep, piece in _answer_pieces(text, budget):
         grown = body + esc(sep if body else "") + esc(piece)
         if size(grown) > budget:
             break
         body = grown
-    return f"{head}{body}{DRAFT_TAIL}"
+    return f"{body}{DRAFT_TAIL}"
 
 
 def source_line(citation: Citation) -> str:

@@ -1,6 +1,7 @@
 """What the handlers share: the archive (model and index loaded once), the access rules, the
-rate limiter, the LLM quota, the follow-up memory and the feedback store. One instance per
-application, kept in `application.bot_data`.
+rate limit, the LLM quota, the follow-up memory, the feedback store and the timing of replies;
+and the typed context through which a handler reaches them (`context.services`), installed
+with `ContextTypes(context=BotContext, bot_data=BotData)`.
 """
 
 from __future__ import annotations
@@ -8,18 +9,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from telegram.ext import Application, CallbackContext
+from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.access import AccessPolicy, OncePer, RateLimiter, RecentIds
+from bot.access import AccessPolicy, OncePer, RecentIds
 from bot.feedback import FeedbackStore
+from bot.limits import LLMQuota, RateLimiter
 from bot.memory import FollowupMemory
-from bot.quota import LLMQuota
 from bot.settings import Settings
-from bot.streaming import EDIT_EVERY
+from bot.streaming import Timing
 from retrieval import Archive
 
-KEY = "citebot"
 REFUSAL_REPEAT_SECONDS = 3600.0
 
 
@@ -36,8 +37,7 @@ class Services:
     refused: OncePer  # (chat, user) pairs already told they are not allowed
     quota: LLMQuota  # LLM calls per user and hour (admins are not counted)
     seen_updates: RecentIds = field(default_factory=RecentIds)
-    typing_every: float = 4.0
-    stream_every: float = EDIT_EVERY  # seconds between edits of a streamed answer
+    timing: Timing = field(default_factory=Timing)
 
     @classmethod
     def create(
@@ -45,8 +45,7 @@ class Services:
         settings: Settings,
         archive: Archive,
         clock: Callable[[], float] = time.monotonic,
-        typing_every: float = 4.0,
-        stream_every: float = EDIT_EVERY,
+        timing: Timing | None = None,
     ) -> Services:
         return cls(
             settings=settings,
@@ -58,23 +57,27 @@ class Services:
             ),
             rate_limiter=RateLimiter(settings.rate_limit_per_minute, clock=clock),
             memory=FollowupMemory(settings.followup_ttl_seconds, clock=clock),
-            feedback=FeedbackStore(settings.feedback_db),
+            feedback=FeedbackStore(settings.feedback_path),
             refused=OncePer(REFUSAL_REPEAT_SECONDS, clock=clock),
             quota=LLMQuota(settings.llm_calls_per_hour, clock=clock),
-            typing_every=typing_every,
-            stream_every=stream_every,
+            timing=timing or Timing(),
         )
 
-    def warm_up(self) -> None:
-        """Load the embedding model now, not on the first question (blocking)."""
-        self.archive.embedder.embed(["warm up"])
 
-    def attach(self, application: Application) -> None:  # type: ignore[type-arg]
-        application.bot_data[KEY] = self
+class BotData:
+    """The application's own state (`context.bot_data`): its services, set at build time."""
+
+    services: Services
 
 
-def services(context: CallbackContext) -> Services:  # type: ignore[type-arg]
-    """The Services of the application that is handling this update."""
-    found = context.bot_data[KEY]
-    assert isinstance(found, Services)
-    return found
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """The context every handler of this bot receives."""
+
+    @property
+    def services(self) -> Services:
+        return self.bot_data.services
+
+
+def attach(application: Application[Any, Any, Any, Any, BotData, Any], services: Services) -> None:
+    """Give the application its services (after `ContextTypes(bot_data=BotData)`)."""
+    application.bot_data.services = services

@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 from telegram import Update
 from telegram.ext import Application
 
-from bot.services import KEY, Services
 from bot.settings import Settings
 from bot.webhook import WebhookServer
 
@@ -118,9 +117,7 @@ async def running(
     await application.initialize()
     server: WebhookServer | None = None
     try:
-        services = application.bot_data[KEY]
-        assert isinstance(services, Services)
-        await asyncio.to_thread(services.warm_up)
+        await asyncio.to_thread(application.bot_data.services.archive.warm_up)
         await application.start()
         try:
             if isinstance(mode, Polling):

@@ -24,7 +24,7 @@ class Settings(RetrievalSettings):
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()  # empty = every chat
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     rate_limit_per_minute: int = Field(default=10, ge=0)  # questions per user; 0 = unlimited
-    feedback_db: Path = Path("data/feedback.sqlite3")
+    feedback_db: Path | None = None  # default: DATA_DIR/feedback.sqlite3
     followup_ttl_seconds: int = Field(default=600, ge=0)
     max_upload_mb: float = Field(default=20.0, gt=0)
 
@@ -33,6 +33,10 @@ class Settings(RetrievalSettings):
     webhook_port: int = 8443
     webhook_secret: str = ""
     drop_pending_updates: bool = False
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.feedback_db or self.data_dir / "feedback.sqlite3"
 
     @field_validator("allowed_user_ids", "allowed_chat_ids", "admin_user_ids", mode="before")
     @classmethod

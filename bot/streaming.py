@@ -15,18 +15,29 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import Forbidden, TelegramError
 
 from bot.delivery import edit_html, reply_html, send_html
 from retrieval import Answer
-from retrieval.answer.llm import AnswerStream
+from retrieval.answer import AnswerStream
 
 log = logging.getLogger(__name__)
 
-EDIT_EVERY = 2.5  # seconds between two edits of one message in a private chat
-GROUP_EDIT_EVERY = 6.0  # in groups, whose 20 messages a minute all answers share
+
+@dataclass(frozen=True)
+class Timing:
+    """How often the bot updates what a chat sees while it works (seconds)."""
+
+    typing_every: float = 4.0  # renew "typing…" (Telegram clears it after about five)
+    stream_every: float = 2.5  # edit a streamed answer in a private chat
+    group_stream_every: float = 6.0  # … in a group, whose 20 messages a minute all share
+
+    def edit_every(self, private: bool) -> float:
+        """Seconds between two edits of one streamed answer in this kind of chat."""
+        return self.stream_every if private else max(self.stream_every, self.group_stream_every)
 
 
 class LiveMessage:

@@ -1,8 +1,9 @@
 """Admins add documents by sending them to the bot: the file is checked, saved into the
-corpus folder and ingested, and the admin is told what was added (or exactly why not).
+uploads folder (`DATA_DIR/uploads`, ingested beside the corpus folder, which may be
+read-only) and ingested, and the admin is told what was added (or exactly why not).
 
-A file is parsed before it enters the corpus folder, and a file it replaces is restored if
-the ingest fails, so a bad upload never leaves the corpus holding something unreadable.
+A file the ingest cannot read is removed again, so a bad upload never leaves the archive
+holding something unreadable; an upload never replaces another file.
 """
 
 from __future__ import annotations
@@ -18,14 +19,12 @@ from pathlib import Path
 
 from telegram import Document as TelegramDocument
 from telegram import Message
-from telegram.ext import ContextTypes
 
 from bot.delivery import reply_html, typing
 from bot.render import esc, shorten
-from bot.services import services
-from retrieval import Archive, LoadError
+from bot.services import BotContext
+from retrieval import Archive
 from retrieval.ingest.loaders import SUFFIXES
-from retrieval.ingest.loaders import load as load_document
 
 log = logging.getLogger(__name__)
 
@@ -72,50 +71,52 @@ def corpus_name(file_name: str) -> str:
     return f"{stem[:120]}{suffix[:10]}" if stem else ""
 
 
-def add_to_archive(archive: Archive, downloaded: Path, target: Path, max_bytes: int) -> str:
-    """Move a downloaded file into the corpus folder and ingest it; what happened, as HTML.
+def add_to_archive(archive: Archive, downloaded: Path, folder: Path, name: str) -> str:
+    """Move a downloaded file into the uploads folder and ingest it (parsed once, by the
+    ingest); what happened, as HTML. A different file under a name already taken is kept
+    beside it under a new name; the same file again changes nothing.
 
     Blocking (parsing, embedding): run it in a worker thread.
     """
-    backup = target.with_name(f".replaced-{secrets.token_hex(4)}-{target.name}")
     try:
-        try:
-            document = load_document(downloaded, target.name, max_bytes)
-        except LoadError as exc:
-            return f"Could not add {esc(target.name)}: {esc(str(exc))}."
-        if not document.text.strip():
-            return f"Could not add {esc(target.name)}: no text could be extracted from it."
-        replaced = target.exists()
-        if replaced:
-            os.replace(target, backup)
+        target = folder / name
+        if target.exists() and target.read_bytes() == downloaded.read_bytes():
+            return f"{esc(name)} is already in the archive, unchanged."
+        target = free_name(folder, name)
         os.replace(downloaded, target)
         report = archive.ingest([target])
-        if report.failed:
-            reason = report.failed[0][1]
+        if report.failed or not report.added:
             target.unlink(missing_ok=True)
-            if replaced:
-                os.replace(backup, target)
-            return f"Could not add {esc(target.name)}: {esc(reason)}."
-        title = esc(shorten(document.title, 200))
+            reason = report.failed[0][1] if report.failed else "it could not be indexed"
+            return f"Could not add {esc(name)}: {esc(reason)}."
+        title = esc(shorten(report.titles.get(report.added[0], target.name), 200))
         total = archive.stats(newest=0).documents
-        if report.added:
-            verb = "Added"
-        elif report.changed:
-            verb = "Updated"
-        else:
-            return f"“{title}” ({esc(target.name)}) is already in the archive, unchanged."
+        renamed = (
+            f", kept as {esc(target.name)} beside the earlier {esc(name)}"
+            if target.name != name
+            else ""
+        )
         return (
-            f"{verb} “{title}” ({esc(target.name)}): {report.chunks_written} passages indexed."
+            f"Added “{title}” ({esc(name)}{renamed}): {report.chunks_written} passages indexed."
             f" The archive now holds {total:,} document{'' if total == 1 else 's'}."
         )
     finally:
         downloaded.unlink(missing_ok=True)
-        backup.unlink(missing_ok=True)
 
 
-async def receive_document(context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
+def free_name(folder: Path, name: str) -> Path:
+    """`folder/name`, or `folder/stem-2.ext`, `-3`, … if that is taken."""
+    stem, suffix = os.path.splitext(name)
+    candidate, n = folder / name, 1
+    while candidate.exists():
+        n += 1
+        candidate = folder / f"{stem}-{n}{suffix}"
+    return candidate
+
+
+async def receive_document(context: BotContext, message: Message) -> None:
     """Check, download, save and ingest a document sent by an admin; report the outcome."""
-    s = services(context)
+    s = context.services
     user = message.from_user
     if user is None or message.document is None:
         return
@@ -128,12 +129,12 @@ async def receive_document(context: ContextTypes.DEFAULT_TYPE, message: Message)
     if isinstance(checked, str):
         await reply_html(context.bot, message, checked)
         return
-    corpus = s.settings.corpus_dir
-    corpus.mkdir(parents=True, exist_ok=True)
-    downloaded = corpus / f".upload-{secrets.token_hex(6)}{Path(checked.name).suffix.lower()}"
+    folder = s.settings.uploads_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    downloaded = folder / f".upload-{secrets.token_hex(6)}{Path(checked.name).suffix.lower()}"
     thread_id = message.message_thread_id if message.is_topic_message else None
     log.info("admin %s adds %s (%s bytes)", user.id, checked.name, checked.size)
-    async with typing(context.bot, message.chat_id, thread_id, s.typing_every):
+    async with typing(context.bot, message.chat_id, thread_id, s.timing.typing_every):
         try:
             telegram_file = await context.bot.get_file(message.document.file_id)
             await telegram_file.download_to_drive(downloaded)
@@ -141,6 +142,6 @@ async def receive_document(context: ContextTypes.DEFAULT_TYPE, message: Message)
             downloaded.unlink(missing_ok=True)
             raise
         outcome = await asyncio.to_thread(
-            add_to_archive, s.archive, downloaded, corpus / checked.name, max_bytes
+            add_to_archive, s.archive, downloaded, folder, checked.name
         )
     await reply_html(context.bot, message, outcome)

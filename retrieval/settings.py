@@ -62,3 +62,29 @@ class RetrievalSettings(BaseSettings):
     @property
     def chroma_is_remote(self) -> bool:
         return bool(self.chroma_host)
+
+    # -- the layout of DATA_DIR, spelled here only -------------------------------------------
+
+    @property
+    def manifest_path(self) -> Path:
+        """What each ingested source contributed (content hash, chunk ids)."""
+        return self.data_dir / "manifest.sqlite3"
+
+    @property
+    def lexical_dir(self) -> Path:
+        """BM25 snapshots, one folder per published generation."""
+        return self.data_dir / "lexical"
+
+    @property
+    def chroma_dir(self) -> Path:
+        """The embedded Chroma database (absolute: chromadb caches clients per path)."""
+        return self.data_dir.resolve() / "chroma"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Documents added through the bot, ingested beside the corpus folder."""
+        return self.data_dir / "uploads"
+
+    def source_dirs(self) -> list[Path]:
+        """The folders an ingest without arguments brings the index in line with."""
+        return [self.corpus_dir, *(d for d in (self.uploads_dir,) if d.is_dir())]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from functools import lru_cache
 
 import Stemmer
@@ -104,3 +104,15 @@ def terms(text: str) -> list[str]:
 def words(text: str) -> list[str]:
     """Lower-cased words, stop words included."""
     return _WORD.findall(text.lower())
+
+
+def weighted_overlap(
+    wanted: Iterable[str], present: Collection[str], weight: Callable[[str], float]
+) -> float:
+    """Weighted share of the distinct `wanted` terms found in `present` (0..1): with IDF as
+    the weight, how much of a question's (or a sentence's) meaning a text covers."""
+    distinct = set(wanted)
+    total = sum(weight(t) for t in distinct)
+    if total <= 0:
+        return 0.0
+    return sum(weight(t) for t in distinct if t in present) / total

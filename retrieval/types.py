@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,27 @@ class Citation:
     def link(self) -> str:
         return self.url or self.source
 
+    @classmethod
+    def from_chunk(cls, n: int, chunk: Chunk, quote: str, passage: str | None = None) -> Citation:
+        """Citation number n of `chunk`, quoting `quote`; `passage` is the chunk's text as
+        shown to the reader (default: the whole chunk)."""
+        return cls(
+            n=n,
+            chunk_id=chunk.id,
+            title=chunk.title,
+            source=chunk.source,
+            quote=quote,
+            passage=chunk.text if passage is None else passage,
+            date=chunk.date,
+            url=chunk.url,
+            location=chunk.location,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Citation:
+        day = data.get("date")
+        return cls(**{**data, "date": date.fromisoformat(day) if day else None})
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -89,3 +111,20 @@ class Answer:
     refused: bool = False
     composer: str = "extractive"
     notes: tuple[str, ...] = field(default=())
+    follow_up_of: str | None = None  # the earlier question this one was read together with
+    llm_calls: int = 0  # language-model calls it took (the bot counts them against a quota)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer as JSON-ready data (dates as ISO strings); `from_dict` reads it back."""
+        data = asdict(self)
+        for citation in data["citations"]:
+            citation["date"] = citation["date"].isoformat() if citation["date"] else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        known = {f for f in cls.__dataclass_fields__ if f in data}
+        values = {f: data[f] for f in known}
+        values["citations"] = tuple(Citation.from_dict(c) for c in data["citations"])
+        values["notes"] = tuple(data.get("notes", ()))
+        return cls(**values)

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from retrieval.text import sentence_spans, terms
+from retrieval.text import sentence_spans, terms, weighted_overlap
 from retrieval.types import Hit
 
 IdfFn = Callable[[str], float]
@@ -120,11 +120,7 @@ def make_passage(n: int, hit: Hit) -> Passage:
 
 def support(sentence_terms: Iterable[str], passage_terms: set[str], idf: IdfFn) -> float:
     """IDF-weighted share of the sentence's distinct content terms found in the passage (0..1)."""
-    wanted = set(sentence_terms)
-    total = sum(idf(t) for t in wanted)
-    if total <= 0:
-        return 0.0
-    return sum(idf(t) for t in wanted & passage_terms) / total
+    return weighted_overlap(sentence_terms, passage_terms, idf)
 
 
 def split_markers(raw: str) -> tuple[str, list[int]]:

@@ -34,6 +34,7 @@ class EvalQuestion:
     relevant: dict[str, int]
     answers: tuple[str, ...] = ()
     group: str = ""  # SQuAD: the article the question was written on
+    answerable: bool = True  # SQuAD 2.0: False for questions its paragraph does not answer
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,9 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
 
 
 def load_squad(path: Path, limit: int | None = None, every: int = 1) -> EvalSet:
-    """SQuAD v1.1: each paragraph a document (title = article title, key `a<article>-p<n>`);
-    every `every`-th question, at most `limit`."""
+    """SQuAD v1.1 or 2.0: each paragraph a document (title = article title, key
+    `a<article>-p<n>`); every `every`-th question, at most `limit`. SQuAD 2.0's unanswerable
+    questions (`is_impossible`) have `answerable=False` and no answers."""
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
@@ -123,8 +125,16 @@ def load_squad(path: Path, limit: int | None = None, every: int = 1) -> EvalSet:
                 documents.append(EvalDocument(key, title, str(paragraph["context"])))
                 for qa in paragraph.get("qas", []):
                     answers = tuple(dict.fromkeys(str(x["text"]) for x in qa.get("answers", [])))
+                    possible = not qa.get("is_impossible", False)
                     questions.append(
-                        EvalQuestion(str(qa["id"]), str(qa["question"]), {key: 1}, answers, title)
+                        EvalQuestion(
+                            str(qa["id"]),
+                            str(qa["question"]),
+                            {key: 1},
+                            answers if possible else (),
+                            title,
+                            answerable=possible,
+                        )
                     )
     except (KeyError, TypeError, AttributeError) as exc:
         raise InvalidEvalData(f"{path}: unexpected SQuAD structure ({exc!r})") from exc

@@ -5,14 +5,25 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from retrieval.eval.run import BeirReport, RankingScores, RefusalReport, SquadReport
+from retrieval.eval.run import (
+    BeirReport,
+    RankingScores,
+    RefusalReport,
+    Squad2Report,
+    SquadReport,
+)
 
-Report = BeirReport | SquadReport | RefusalReport
+Report = BeirReport | SquadReport | RefusalReport | Squad2Report
 
 
 def to_json(report: Report) -> str:
     """The report as one line of JSON, with a `kind` field naming the evaluation."""
-    kind = {BeirReport: "beir", SquadReport: "squad", RefusalReport: "refusal"}[type(report)]
+    kind = {
+        BeirReport: "beir",
+        SquadReport: "squad",
+        RefusalReport: "refusal",
+        Squad2Report: "squad2",
+    }[type(report)]
     return json.dumps({"kind": kind, **asdict(report)})
 
 
@@ -21,6 +32,8 @@ def render(report: Report) -> str:
         return _beir(report)
     if isinstance(report, SquadReport):
         return _squad(report)
+    if isinstance(report, Squad2Report):
+        return _squad2(report)
     return _refusal(report)
 
 
@@ -95,5 +108,30 @@ def _refusal(report: RefusalReport) -> str:
         f"at REFUSAL_THRESHOLD={report.threshold:g}: refuses {report.refused_unanswerable:.4f}"
         f" of unanswerable, answers {report.answered_answerable:.4f} of answerable",
         f"gold answer in the text of answered answerable questions: {report.answer_in_text:.4f}",
+    ]
+    return "\n".join(lines)
+
+
+def _squad2(report: Squad2Report) -> str:
+    lines = [
+        f"{report.data_set}: {report.documents:,} paragraphs indexed;"
+        f" {report.answerable:,} answerable and {report.unanswerable:,} unanswerable questions"
+        " (every paragraph indexed: the topic is there, the answer may not be)",
+        "",
+        f"{'threshold':>9}  {'refuses unanswerable':>20}  {'answers answerable':>18}",
+    ]
+    for point in report.curve:
+        mark = "  ← REFUSAL_THRESHOLD" if abs(point.threshold - report.threshold) < 1e-9 else ""
+        lines.append(
+            f"{point.threshold:>9.2f}  {point.refused_unanswerable:>20.4f}"
+            f"  {point.answered_answerable:>18.4f}{mark}"
+        )
+    lines += [
+        "",
+        f"at REFUSAL_THRESHOLD={report.threshold:g}: refuses {report.refused_unanswerable:.4f}"
+        f" of unanswerable ({report.refused_by_rules:.4f} because no sentence answers),"
+        f" answers {report.answered_answerable:.4f} of answerable",
+        f"gold answer in the text of answered answerable questions: {report.answer_in_text:.4f}",
+        f"question latency: p50 {report.latency_p50_ms:.1f} ms, p95 {report.latency_p95_ms:.1f} ms",
     ]
     return "\n".join(lines)

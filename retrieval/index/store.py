@@ -51,58 +51,6 @@ class Store(Protocol):
     def set_generation(self, token: str) -> None: ...
 
 
-WRITING_PREFIX = "writing-"
-
-
-class MarkedStore:
-    """A writer's view of a store: before its first change it sets a fresh `writing-…`
-    generation, so readers in other processes see that the content is changing, and a writer
-    killed mid-way leaves a token that no saved snapshot claims to match."""
-
-    def __init__(self, store: Store, token: str) -> None:
-        self.store = store
-        self.token = WRITING_PREFIX + token
-        self.marked = False
-
-    def _mark(self) -> None:
-        if not self.marked:
-            self.store.set_generation(self.token)
-            self.marked = True
-
-    def upsert(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
-        if len(chunks):
-            self._mark()
-        self.store.upsert(chunks, embeddings)
-
-    def delete(self, ids: Sequence[str]) -> None:
-        if len(ids):
-            self._mark()
-        self.store.delete(ids)
-
-    def nearest(
-        self, embedding: np.ndarray, k: int, where: dict | None = None
-    ) -> list[tuple[str, float]]:
-        return self.store.nearest(embedding, k, where)
-
-    def get(self, ids: Sequence[str]) -> list[Chunk]:
-        return self.store.get(ids)
-
-    def ids(self) -> set[str]:
-        return self.store.ids()
-
-    def scan(self, page: int = 5000) -> Iterator[Chunk]:
-        return self.store.scan(page)
-
-    def count(self) -> int:
-        return self.store.count()
-
-    def generation(self) -> str:
-        return self.store.generation()
-
-    def set_generation(self, token: str) -> None:
-        self.store.set_generation(token)
-
-
 def to_metadata(chunk: Chunk) -> dict[str, str | int]:
     meta: dict[str, str | int] = {
         "document_id": chunk.document_id,
@@ -228,7 +176,7 @@ class ChromaStore:
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if not self.remote:
             # Absolute: chromadb caches one client per path string, whatever the working folder.
-            folder = settings.data_dir.resolve() / "chroma"
+            folder = settings.chroma_dir
             try:
                 settings.data_dir.mkdir(parents=True, exist_ok=True)
                 self._client = chromadb.PersistentClient(path=str(folder), settings=chroma_settings)

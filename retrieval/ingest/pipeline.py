@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from retrieval.errors import LoadError
 from retrieval.index.embedding import Embedder
 from retrieval.index.store import Store
@@ -39,6 +41,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # unsupported types
+    titles: dict[str, str] = field(default_factory=dict)  # added or changed file → its title
     chunks_written: int = 0
     chunks_deleted: int = 0
     chunks_embedded: int = 0
@@ -114,8 +117,10 @@ class Ingestor:
         max_file_bytes: int = 50 * 1024 * 1024,
         batch_chunks: int = 512,
         source_base: Path | None = None,
+        before_write: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
+        self.before_write = before_write
         self.embedder = embedder
         self.manifest = manifest
         self.max_chunk_chars = max_chunk_chars
@@ -126,8 +131,10 @@ class Ingestor:
     def run(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
+        stored = self.store.ids()
+        self._forget_lost_files(stored)
         entries = self.manifest.entries()
-        report.orphans_deleted = self._delete_orphans(entries)
+        report.orphans_deleted = self._delete_orphans(entries, stored)
         files, folders = discover(paths)
         missing = [p for p in paths if not p.exists()]
         for path in missing:
@@ -169,6 +176,7 @@ class Ingestor:
             report.failed.append((name, f"unexpected error: {exc}"))
             return None
         (report.changed if previous else report.added).append(name)
+        report.titles[name] = document.title
         return _Pending(str(path), document, chunks, previous)
 
     def _commit(self, pending: list[_Pending], report: IngestReport) -> None:
@@ -185,9 +193,9 @@ class Ingestor:
             started = time.perf_counter()
             vectors = self.embedder.embed([c.indexed_text() for c in fresh])
             report.embed_seconds += time.perf_counter() - started
-            self.store.upsert(fresh, vectors)
+            self._upsert(fresh, vectors)
         if stale:
-            self.store.delete(stale)
+            self._delete(stale)
         self.manifest.record(
             Entry(
                 p.key,
@@ -221,18 +229,38 @@ class Ingestor:
         if not gone:
             return
         ids = [i for e in gone for i in e.chunk_ids]
-        self.store.delete(ids)
+        self._delete(ids)
         self.manifest.remove(e.key for e in gone)
         report.removed.extend(display_source(Path(e.key), self.source_base) for e in gone)
         report.chunks_deleted += len(ids)
 
-    def _delete_orphans(self, entries: dict[str, Entry]) -> int:
+    def _forget_lost_files(self, stored: set[str]) -> None:
+        """Files whose chunks are no longer in the store (a Chroma server that lost its data,
+        a new collection) are dropped from the manifest, so this ingest writes them again."""
+        entries = self.manifest.entries()
+        lost = [e.key for e in entries.values() if not stored.issuperset(e.chunk_ids)]
+        if lost:
+            log.warning(
+                "%d files lost their chunks from the store; ingesting them again", len(lost)
+            )
+            self.manifest.remove(lost)
+
+    def _delete_orphans(self, entries: dict[str, Entry], stored: set[str]) -> int:
         known = {i for e in entries.values() for i in e.chunk_ids}
-        orphans = self.store.ids() - known
+        orphans = stored - known
         if orphans:
             log.info("deleting %d chunks left by an interrupted ingest", len(orphans))
-            self.store.delete(sorted(orphans))
+            self._delete(sorted(orphans))
         return len(orphans)
+
+    def _upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        self.before_write()
+        self.store.upsert(chunks, vectors)
+
+    def _delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            self.before_write()
+            self.store.delete(ids)
 
 
 def _is_under(key: str, folder: Path) -> bool:

@@ -1,5 +1,8 @@
-"""Search: hybrid dense + BM25 retrieval (hybrid) and date-aware questions (dates)."""
+"""Search: hybrid dense + BM25 retrieval (hybrid), reading the dates a question states
+(dates) and searching with them applied (dated)."""
 
+from retrieval.search.dated import dated_stages
+from retrieval.search.dates import DateConstraint, detect
 from retrieval.search.hybrid import Searcher, SearchParams, Stages
 
-__all__ = ["SearchParams", "Searcher", "Stages"]
+__all__ = ["DateConstraint", "SearchParams", "Searcher", "Stages", "dated_stages", "detect"]

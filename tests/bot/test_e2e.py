@@ -20,8 +20,8 @@ from bot.feedback import FeedbackStore
 from bot.serving import Polling, running
 from bot.settings import Settings
 from retrieval import Archive
-from tests.fakes.botapi_server import BotApiServer, buttons
 from tests.conftest import CROCUS_QUESTION
+from tests.fakes.botapi_server import BotApiServer, buttons
 
 pytestmark = pytest.mark.slow
 
@@ -170,16 +170,29 @@ async def test_admin_upload_is_ingested_and_then_answerable(
         "for a new Fresnel lens made by a glassworks in Leith.\n"
     )
     api.add_file("doc-1", "skerryvore-lamp.md", article.encode())
-    async with bot(bot_settings(), archive):
-        api.push_document("doc-1", chat_id=ADMIN)
-        added = await api.wait_for("sendMessage", chat_id=ADMIN)
-        answer = await ask(api, "Who made the new lens for the Skerryvore lamp?", chat_id=ADMIN)
+    api.add_file("doc-2", "us-warned-russia-crocus-city-hall.txt", b"A different text. " * 5)
+    settings = bot_settings()
+    before = {p.name: p.read_bytes() for p in corpus_dir.iterdir()}
+    corpus_dir.chmod(0o555)  # as compose mounts it: read-only, owned by someone else
+    try:
+        async with bot(settings, archive):
+            api.push_document("doc-1", chat_id=ADMIN)
+            added = await api.wait_for("sendMessage", chat_id=ADMIN)
+            answer = await ask(api, "Who made the new lens for the Skerryvore lamp?", chat_id=ADMIN)
+            api.push_document("doc-2", chat_id=ADMIN)  # the demo article's name
+            same_name = await api.wait_for("sendMessage", chat_id=ADMIN, count=3)
+    finally:
+        corpus_dir.chmod(0o755)
     assert added.params["text"].startswith("Added “Lighthouse keepers")
     assert "The archive now holds 2 documents" in added.params["text"]
-    assert (corpus_dir / "skerryvore-lamp.md").read_text() == article
-    assert not list(corpus_dir.glob(".upload-*"))
+    assert (settings.uploads_dir / "skerryvore-lamp.md").read_text() == article
+    assert {p.name: p.read_bytes() for p in corpus_dir.iterdir()} == before  # untouched
+    assert not list(settings.uploads_dir.glob(".upload-*"))
     assert "Leith" in answer["text"]
     assert "Skerryvore" in answer["text"].split("Sources")[1]
+    assert "The archive now holds 3 documents" in same_name.params["text"]
+    assert (settings.uploads_dir / "us-warned-russia-crocus-city-hall.txt").exists()
+    assert archive.stats().documents == 3  # the demo article is still there, beside it
 
 
 async def test_uploads_that_cannot_be_added_get_a_clear_reason(
@@ -206,6 +219,8 @@ async def test_uploads_that_cannot_be_added_get_a_clear_reason(
     assert "the limit is 0 MB" in too_big.params["text"] or "limit" in too_big.params["text"]
     assert broken.params["text"].startswith("Could not add broken.pdf:")
     assert sorted(p.name for p in corpus_dir.iterdir()) == ["us-warned-russia-crocus-city-hall.txt"]
+    uploads = bot_settings().uploads_dir
+    assert not uploads.exists() or not any(uploads.iterdir())  # the broken PDF is gone again
     assert not api.calls_to("getFile", file_id="exe") and not api.calls_to("getFile", file_id="big")
 
 

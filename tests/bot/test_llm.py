@@ -19,14 +19,14 @@ from telegram.ext import Application
 from bot.app import build_application
 from bot.flood import FloodLimiter
 from bot.render import MAX_CHARS, render_draft, size
-from bot.services import Services
 from bot.serving import Polling, running
 from bot.settings import Settings
+from bot.streaming import Timing
 from retrieval import Archive
-from retrieval.answer.llm import REWRITE_PROMPT
+from retrieval.answer.followup import REWRITE_PROMPT
 from retrieval.types import Hit
-from tests.fakes.botapi_server import ApiCall, BotApiServer, buttons, check_html, utf16_len
 from tests.conftest import CROCUS_QUESTION
+from tests.fakes.botapi_server import ApiCall, BotApiServer, buttons, check_html, utf16_len
 from tests.fakes.llm_server import FakeLLMServer, Reply
 
 pytestmark = pytest.mark.slow
@@ -131,7 +131,7 @@ async def test_llm_answer_is_streamed_into_one_message_then_replaced_by_the_chec
         )
     )
     every = 1.0
-    async with bot(settings, archive, stream_every=every):
+    async with bot(settings, archive, timing=Timing(stream_every=every)):
         api.push_message(CROCUS_QUESTION, chat_id=USER)
         final = await final_answer(api, USER)
 
@@ -171,7 +171,7 @@ async def test_over_quota_the_answer_quotes_the_archive_and_says_so(
 ) -> None:
     settings, archive = llm_bot(llm_calls_per_hour=1)
     llm_server.queue(*[good_reply(archive, CROCUS_QUESTION)] * 3)
-    async with bot(settings, archive, stream_every=0.5) as application:
+    async with bot(settings, archive, timing=Timing(stream_every=0.5)) as application:
         api.push_message(CROCUS_QUESTION, chat_id=USER)
         by_llm = await final_answer(api, USER)
         api.push_message(CROCUS_QUESTION, chat_id=USER)
@@ -179,8 +179,7 @@ async def test_over_quota_the_answer_quotes_the_archive_and_says_so(
         for count in (1, 2):  # admins have no quota
             api.push_message(CROCUS_QUESTION, chat_id=ADMIN)
             await final_answer(api, ADMIN, count)
-        services = application.bot_data["citebot"]
-        assert isinstance(services, Services)
+        services = application.bot_data.services
         assert services.quota.remaining(USER) == 0
 
     assert "too general. [2]" in visible(by_llm)  # the LLM's wording
@@ -207,13 +206,12 @@ async def test_follow_up_is_rewritten_by_the_llm_before_the_search(
         f"Standalone question: {REWRITTEN}",
         good_reply(archive, REWRITTEN),
     )
-    async with bot(settings, archive, stream_every=0.5) as application:
+    async with bot(settings, archive, timing=Timing(stream_every=0.5)) as application:
         api.push_message(CROCUS_QUESTION, chat_id=USER)
         await final_answer(api, USER)
         api.push_message(FOLLOW_UP, chat_id=USER)
         follow_up = await final_answer(api, USER, count=2)
-        services = application.bot_data["citebot"]
-        assert isinstance(services, Services)
+        services = application.bot_data.services
         remaining = services.quota.remaining(USER)
 
     _, rewrite, answer = llm_server.requests
@@ -236,7 +234,7 @@ async def test_follow_up_without_quota_for_the_rewrite_is_resolved_by_rule(
     settings, archive = llm_bot(llm_calls_per_hour=2)
     combined = f"{CROCUS_QUESTION} {FOLLOW_UP}"
     llm_server.queue(good_reply(archive, CROCUS_QUESTION), good_reply(archive, combined))
-    async with bot(settings, archive, stream_every=0.5):
+    async with bot(settings, archive, timing=Timing(stream_every=0.5)):
         api.push_message(CROCUS_QUESTION, chat_id=USER)
         await final_answer(api, USER)
         api.push_message(FOLLOW_UP, chat_id=USER)
@@ -270,7 +268,7 @@ async def test_date_retry_is_decided_without_the_llm_which_is_called_once(
     # June 2023 holds only the lighthouse: the whole archive is searched, the LLM asked once.
     everywhere = archive.search_stages(unanswered, dated=False).final
     llm_server.queue(good_reply(archive, unanswered, everywhere))  # a 2nd call would get a 500
-    wider = archive.ask(unanswered)
+    wider = archive.ask(unanswered).answer
     (request,) = llm_server.requests
     assert WARNED in request.content("user") and "Skerryvore" not in request.content("user")
     assert wider.composer == "llm" and not wider.refused
@@ -279,7 +277,7 @@ async def test_date_retry_is_decided_without_the_llm_which_is_called_once(
     # May 2023 has a related article: the LLM reads it and finds no answer; no second call.
     llm_server.requests.clear()
     llm_server.queue("NO_ANSWER", good_reply(archive, CROCUS_QUESTION))
-    dated = archive.ask(related)
+    dated = archive.ask(related).answer
     (request,) = llm_server.requests
     assert "summer concert season" in request.content("user")
     assert WARNED not in request.content("user")
@@ -320,10 +318,10 @@ async def test_flood_limits_space_messages_per_chat_and_per_group(
     ],
 )
 def test_long_drafts_show_whole_sentences_within_one_message(draft: str) -> None:
-    html = render_draft(draft, follow_up_of="Who warned Russia? " * 40)
+    html = render_draft(draft)
     text = check_html(html)  # valid Telegram HTML
     assert size(html) <= MAX_CHARS and utf16_len(text) <= MAX_CHARS
-    assert text.startswith("Follow-up to: Who warned Russia?") and text.endswith(" …")
-    body = text.split("\n\n", 1)[1].removesuffix(" …")
+    assert text.endswith(" …")
+    body = text.removesuffix(" …")
     assert body and draft.startswith(body)
     assert not re.search(r"\[\d*$", body)  # never a cut [n] marker

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -12,17 +13,19 @@ import pytest
 from telegram import Bot, Document, Message
 from telegram.error import BadRequest, Forbidden
 
-from bot.access import AccessPolicy, OncePer, RateLimiter, RecentIds
+from bot.access import AccessPolicy, OncePer, RecentIds
 from bot.addressing import addressed_question, command_argument, utf16_slice
 from bot.app import file_url
 from bot.buttons import ButtonPress, answer_keyboard, decode, passage_keyboard
 from bot.delivery import is_entity_error, is_not_modified
 from bot.feedback import FeedbackStore, ShownAnswer
 from bot.handlers import APOLOGY, UNAVAILABLE, user_message
-from bot.memory import FollowupMemory, is_followup, resolve
+from bot.limits import RateLimiter
+from bot.memory import FollowupMemory
 from bot.settings import Settings
 from bot.uploads import Upload, check_upload, corpus_name
 from retrieval import Answer, Citation, IndexUnavailable, InvalidQuestion
+from retrieval.answer.followup import is_followup, resolve
 from tests.fakes.botapi_server import BotApiServer, detect_entities
 
 BOT_ID = 123456789
@@ -250,7 +253,9 @@ def test_feedback_store_keeps_answers_across_restarts_and_one_vote_per_user(
 ) -> None:
     path = tmp_path / "data" / "feedback.sqlite3"
     store = FeedbackStore(path)
-    shown = ShownAnswer("abc123", 7, _answer(), "<b>last part</b>", "earlier question")
+    shown = ShownAnswer(
+        "abc123", 7, replace(_answer(), follow_up_of="earlier question"), "<b>last part</b>"
+    )
     assert store.keep(shown)
     reopened = FeedbackStore(path)
     assert reopened.find("abc123") == shown

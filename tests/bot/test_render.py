@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import replace
 from datetime import date
 
 from hypothesis import HealthCheck, given, settings
@@ -121,7 +122,7 @@ _RENDER_SETTINGS = settings(
 def test_any_answer_renders_as_valid_messages_within_the_limit(
     answer: Answer, follow_up_of: str | None
 ) -> None:
-    parts = render_answer(answer, follow_up_of)
+    parts = render_answer(replace(answer, follow_up_of=follow_up_of))
     assert parts
     for part in parts:
         assert size(part) <= MAX_CHARS

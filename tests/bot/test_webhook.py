@@ -16,8 +16,8 @@ from bot.serving import ServeConfigError, Webhook, choose_mode, running
 from bot.settings import Settings
 from bot.webhook import SECRET_HEADER
 from retrieval import Archive
-from tests.fakes.botapi_server import BotApiServer
 from tests.conftest import CROCUS_QUESTION
+from tests.fakes.botapi_server import BotApiServer
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,10 @@ import re
 
 import pytest
 
-from retrieval.answer.extractive import REFUSAL_TEXT, ExtractiveComposer, confidence, coverage
+from retrieval.answer.evidence import Weighing, confidence, coverage, weigh
+from retrieval.answer.extractive import REFUSAL_TEXT, ExtractiveComposer, refusal
 from retrieval.text import terms
-from retrieval.types import Chunk, Hit
+from retrieval.types import Answer, Chunk, Hit
 
 IDF = {"tesla": 3.0, "born": 2.0, "smiljan": 4.0, "move": 1.5, "new": 0.5, "york": 2.5}
 
@@ -22,6 +23,14 @@ def hit(n: int, text: str, similarity: float | None = 0.6, title: str = "Nikola 
     return Hit(chunk, score=1.0 - n / 10, dense_similarity=similarity)
 
 
+def compose(question: str, hits: list[Hit], **weighing: float) -> Answer:
+    """What the archive does with the hits: weigh the evidence once, refuse or quote."""
+    evidence = weigh(question, hits, idf, Weighing(**weighing))  # type: ignore[arg-type]
+    if not evidence.answerable:
+        return refusal(question, hits, evidence, idf)
+    return ExtractiveComposer().compose(question, hits, evidence).answer
+
+
 TESLA = hit(
     0,
     "Tesla worked for Edison for a while. He was born in Smiljan in 1856. Later he"
@@ -32,8 +41,7 @@ OTHER = hit(2, "Alternating current won the war of the currents.", similarity=0.
 
 
 def test_the_sentence_that_answers_is_quoted_verbatim_and_cited() -> None:
-    composer = ExtractiveComposer(idf, max_sentences=1)
-    answer = composer.compose("Where was Tesla born?", [TESLA, MOVE, OTHER])
+    answer = compose("Where was Tesla born?", [TESLA, MOVE, OTHER], max_sentences=1)
     assert not answer.refused
     assert answer.text == "He was born in Smiljan in 1856. [1]"
     (citation,) = answer.citations
@@ -43,9 +51,8 @@ def test_the_sentence_that_answers_is_quoted_verbatim_and_cited() -> None:
 
 
 def test_sentences_from_several_passages_are_numbered_in_order_of_use() -> None:
-    composer = ExtractiveComposer(idf, max_sentences=2)
-    answer = composer.compose(
-        "Where was Tesla born, and when did he move to New York?", [TESLA, MOVE]
+    answer = compose(
+        "Where was Tesla born, and when did he move to New York?", [TESLA, MOVE], max_sentences=2
     )
     # The best sentence comes from the second passage, so that passage is [1].
     assert answer.text == (
@@ -57,24 +64,21 @@ def test_sentences_from_several_passages_are_numbered_in_order_of_use() -> None:
 
 
 def test_weak_evidence_is_refused_with_the_nearest_sources() -> None:
-    composer = ExtractiveComposer(idf, refusal_threshold=0.4)
     weak = [hit(0, "Pigeons can find their way home over long distances.", similarity=0.1)]
-    answer = composer.compose("Where was Tesla born?", weak)
+    answer = compose("Where was Tesla born?", weak, refusal_threshold=0.4)
     assert answer.refused and answer.text == REFUSAL_TEXT
     assert answer.confidence < 0.4
     assert [c.chunk_id for c in answer.citations] == ["c0"]
     assert answer.citations[0].quote in answer.citations[0].passage
-    empty = composer.compose("Where was Tesla born?", [])
+    empty = compose("Where was Tesla born?", [], refusal_threshold=0.4)
     assert empty.refused and empty.citations == () and empty.confidence == 0.0
 
 
 def test_the_threshold_decides_between_answering_and_refusing() -> None:
     question = "Where was Tesla born?"
     score = confidence(question, [TESLA], idf)
-    assert not ExtractiveComposer(idf, refusal_threshold=score).compose(question, [TESLA]).refused
-    assert (
-        ExtractiveComposer(idf, refusal_threshold=score + 0.01).compose(question, [TESLA]).refused
-    )
+    assert not compose(question, [TESLA], refusal_threshold=score).refused
+    assert compose(question, [TESLA], refusal_threshold=score + 0.01).refused
 
 
 def test_confidence_grows_with_shared_rare_terms_and_similarity() -> None:

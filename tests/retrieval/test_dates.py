@@ -11,7 +11,8 @@ import pytest
 from bot.settings import Settings
 from retrieval.archive import Archive
 from retrieval.index.embedding import SentenceTransformerEmbedder
-from retrieval.search.dates import DateConstraint, detect, event_date, mentioned_dates, order_hits
+from retrieval.search.dated import event_date, order_hits
+from retrieval.search.dates import DateConstraint, detect, mentioned_dates
 from retrieval.types import Chunk, Hit
 
 TODAY = date(2024, 6, 15)
@@ -197,7 +198,7 @@ def news(
 def test_latest_question_cites_the_newest_relevant_article_first(news: Archive) -> None:
     hits = news.search("What is the latest on the Crocus City Hall attack?")
     assert hits[0].chunk.date == date(2024, 5, 15)
-    answer = news.ask("What is the latest on the Crocus City Hall attack?")
+    answer = news.ask("What is the latest on the Crocus City Hall attack?").answer
     assert not answer.refused
     assert answer.citations[0].date == date(2024, 5, 15)
     assert any("Newest" in note for note in answer.notes)
@@ -207,7 +208,7 @@ def test_a_month_in_the_question_limits_the_sources_to_that_month(news: Archive)
     hits = news.search("What happened at Crocus City Hall in March 2024?")
     assert hits
     assert all(h.chunk.date and (h.chunk.date.year, h.chunk.date.month) == (2024, 3) for h in hits)
-    answer = news.ask("What happened at Crocus City Hall in March 2024?")
+    answer = news.ask("What happened at Crocus City Hall in March 2024?").answer
     assert not answer.refused
     assert all(c.date and c.date.month == 3 for c in answer.citations)
     assert any("2024-03-01 to 2024-03-31" in note for note in answer.notes)
@@ -218,7 +219,7 @@ def test_before_the_attack_finds_the_warning_dated_before_the_attack(news: Archi
     hits = news.search(question)
     assert hits
     assert all(h.chunk.date and h.chunk.date < date(2024, 3, 22) for h in hits)
-    answer = news.ask(question)
+    answer = news.ask(question).answer
     assert not answer.refused
     assert answer.citations[0].date == date(2024, 3, 8)
     assert any("2024-03-22" in note for note in answer.notes)
@@ -241,7 +242,7 @@ def test_a_filtered_question_the_period_cannot_answer_is_answered_from_other_dat
     news: Archive,
 ) -> None:
     # Only the January 2024 farm report is dated January; it says nothing about the attack.
-    answer = news.ask("How many people were killed at Crocus City Hall, in January 2024?")
+    answer = news.ask("How many people were killed at Crocus City Hall, in January 2024?").answer
     assert not answer.refused
     assert "140" in answer.text
     assert any("Nothing dated" in note for note in answer.notes)

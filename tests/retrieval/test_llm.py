@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
-from retrieval.answer.llm import LLMComposer, build_prompt, estimate_tokens, merge_followup
+from retrieval.answer.followup import merge_followup, rewrite_followup
+from retrieval.answer.llm import build_chat_model
+from retrieval.answer.prompt import build_prompt, estimate_tokens
 from retrieval.archive import Archive
 from retrieval.types import Answer, Hit
 from tests.conftest import CROCUS_QUESTION
@@ -81,7 +83,7 @@ def test_good_answer_is_kept_renumbered_and_quoted(
         f"Sergei Naryshkin said the information shared by the United States was too general [{b}]."
     )
 
-    answer = archive.ask(CROCUS_QUESTION)
+    answer = archive.ask(CROCUS_QUESTION).answer
 
     assert answer.composer == "llm" and not answer.refused
     assert answer.text == (
@@ -101,10 +103,10 @@ def test_prompt_numbers_and_delimits_passages_as_untrusted_data(
     hits = archive.search(CROCUS_QUESTION)
     llm_server.queue(f"The United States warned Russia [{number_of(hits, WARNED)}].")
 
-    archive.ask(CROCUS_QUESTION)
+    _ = archive.ask(CROCUS_QUESTION).answer
 
     (request,) = llm_server.requests
-    assert request.path == "/v1/chat/completions" and not request.stream
+    assert request.path == "/v1/chat/completions" and request.stream
     assert request.body["model"] == "fake-model"
     system, user = request.content("system"), request.content("user")
     tag = re.search(r"=== PASSAGE \[n\] BEGIN (\w+) ===", system)
@@ -131,7 +133,7 @@ def test_invented_citation_is_removed(
         "American intelligence had intercepted the plans of the commando [9]."
     )
 
-    answer = archive.ask(CROCUS_QUESTION)
+    answer = archive.ask(CROCUS_QUESTION).answer
 
     assert answer.composer == "llm"
     assert "[9]" not in answer.text and "intercepted" not in answer.text
@@ -154,7 +156,7 @@ def test_uncited_and_unsupported_claims_are_dropped(
         f"Police units arrived more than an hour after the shooting began [{b}]."
     )
 
-    answer = archive.ask(CROCUS_QUESTION)
+    answer = archive.ask(CROCUS_QUESTION).answer
 
     assert answer.composer == "llm"
     assert "ignored" not in answer.text and "Eiffel" not in answer.text
@@ -179,13 +181,13 @@ def test_numbers_not_in_the_cited_passage_are_dropped(
         f"The United States warned Russia that Crocus City Hall was a potential target [{a}]."
     )
 
-    answer = archive.ask(CROCUS_QUESTION)
+    answer = archive.ask(CROCUS_QUESTION).answer
 
     assert answer.composer == "llm"
     assert "140 deaths" in answer.text and "260" not in answer.text
 
 
-@pytest.mark.parametrize("mode", ["compose", "stream"])
+@pytest.mark.parametrize("mode", ["drained", "iterated"])
 @pytest.mark.parametrize(
     ("reply", "expected_note"),
     [
@@ -204,19 +206,14 @@ def test_failures_fall_back_to_the_extractive_answer(
     expected_note: str,
 ) -> None:
     archive = llm_archive(llm_timeout=1)
-    hits = archive.search(CROCUS_QUESTION)
-    extractive = archive.extractive.compose(CROCUS_QUESTION, hits)
+    extractive = archive.ask(CROCUS_QUESTION, use_llm=False).answer
     llm_server.queue(reply)
-    assert archive.llm is not None
 
     with caplog.at_level(logging.WARNING, logger="retrieval.answer.llm"):
-        if mode == "stream":
-            stream = archive.llm.stream(CROCUS_QUESTION, hits)
-            drafts = list(stream)
-            answer = stream.answer
-            assert drafts == []
-        else:
-            answer = archive.llm.compose(CROCUS_QUESTION, hits)
+        stream = archive.ask(CROCUS_QUESTION)
+        if mode == "iterated":
+            assert list(stream) == []
+        answer = stream.answer
 
     assert len(llm_server.requests) == 1
     assert answer.composer == "extractive"
@@ -237,7 +234,7 @@ def test_too_little_surviving_falls_back(
         "The concert was cancelled."
     )
 
-    answer = archive.ask(CROCUS_QUESTION)
+    answer = archive.ask(CROCUS_QUESTION).answer
 
     assert answer.composer == "extractive"
     assert any("1 of 4 sentences kept" in note for note in answer.notes)
@@ -258,9 +255,8 @@ def test_stream_shows_only_checked_sentences(
             piece_chars=3,
         )
     )
-    assert archive.llm is not None
 
-    stream = archive.llm.stream(CROCUS_QUESTION, hits)
+    stream = archive.ask(CROCUS_QUESTION)
     drafts = list(stream)
     answer = stream.answer
 
@@ -286,7 +282,7 @@ def test_model_that_finds_no_answer_refuses(
     archive = llm_archive()
     llm_server.queue("NO_ANSWER")
 
-    answer = archive.ask(CROCUS_QUESTION)
+    answer = archive.ask(CROCUS_QUESTION).answer
 
     assert answer.refused and answer.composer == "llm"
     assert answer.citations  # the nearest sources are still offered
@@ -297,7 +293,7 @@ def test_weak_evidence_is_refused_without_calling_the_model(
 ) -> None:
     archive = llm_archive()
 
-    answer = archive.ask("What is the melting point of tungsten carbide?")
+    answer = archive.ask("What is the melting point of tungsten carbide?").answer
 
     assert answer.refused
     assert llm_server.requests == []
@@ -308,7 +304,7 @@ def test_ask_without_llm_makes_no_call(
 ) -> None:
     archive = llm_archive()
 
-    answer = archive.ask(CROCUS_QUESTION, use_llm=False)
+    answer = archive.ask(CROCUS_QUESTION, use_llm=False).answer
 
     assert answer.composer == "extractive" and not answer.refused
     assert llm_server.requests == []
@@ -339,10 +335,9 @@ def test_ollama_provider_through_langchain_ollama(
     a = number_of(hits, WARNED)
     text = f"The United States warned Russia that Crocus City Hall was a potential target [{a}]."
     llm_server.queue(text, text)
-    assert archive.llm is not None
 
-    answer = archive.llm.compose(CROCUS_QUESTION, hits)
-    stream = archive.llm.stream(CROCUS_QUESTION, hits)
+    answer = archive.ask(CROCUS_QUESTION).answer
+    stream = archive.ask(CROCUS_QUESTION)
     drafts = list(stream)
 
     assert [r.path for r in llm_server.requests] == ["/api/chat", "/api/chat"]
@@ -354,18 +349,17 @@ def test_ollama_provider_through_langchain_ollama(
 def test_followup_is_rewritten_into_a_standalone_question(
     llm_archive: Callable[..., Archive], llm_server: FakeLLMServer
 ) -> None:
-    archive = llm_archive()
-    composer = archive.llm
-    assert isinstance(composer, LLMComposer)
+    model = build_chat_model(llm_archive().settings)
     llm_server.queue(
         "Standalone question: How did Russia respond to the US warning about Crocus City Hall?",
         Reply("boom", status=500),
         "Bananas are yellow.",
     )
 
-    good = composer.rewrite_followup(CROCUS_QUESTION, "And how did Russia respond?")
-    failed = composer.rewrite_followup(CROCUS_QUESTION, "And how did Russia respond?")
-    unusable = composer.rewrite_followup(CROCUS_QUESTION, "And how did Russia respond?")
+    good, failed, unusable = (
+        rewrite_followup(model, CROCUS_QUESTION, "And how did Russia respond?", 2000)
+        for _ in range(3)
+    )
 
     assert good == "How did Russia respond to the US warning about Crocus City Hall?"
     merged = merge_followup(CROCUS_QUESTION, "And how did Russia respond?")

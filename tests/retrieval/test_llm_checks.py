@@ -11,7 +11,7 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.quota import LLMQuota
+from bot.limits import LLMQuota
 from retrieval.answer.citecheck import (
     CitationChecker,
     SentenceStream,

@@ -98,7 +98,7 @@ def test_the_prompt_withholds_instructions_found_in_documents(
     archive, hits = poisoned
     llm_server.queue(f"The United States warned Russia [{number_of(hits, WARNED)}].")
 
-    archive.ask(CROCUS_QUESTION)
+    _ = archive.ask(CROCUS_QUESTION).answer
 
     user = llm_server.requests[0].content("user")
     assert CANARY not in user and UNKNOWN_SITE not in user
@@ -127,7 +127,7 @@ def test_a_fooled_model_cannot_pass_on_the_canary_or_the_link(
         f"Crocus City Hall is a concert venue outside Moscow [{review}]."
     )
 
-    answer = archive.ask(CROCUS_QUESTION)
+    answer = archive.ask(CROCUS_QUESTION).answer
 
     assert answer.composer == "llm"
     assert_clean(answer)
@@ -149,7 +149,7 @@ def test_a_model_that_only_obeys_the_injection_falls_back_cleanly(
         f"Sign in at {UNKNOWN_SITE} to read the rest [{briefing}]."
     )
 
-    answer = archive.ask(CROCUS_QUESTION)
+    answer = archive.ask(CROCUS_QUESTION).answer
 
     assert answer.composer == "extractive"
     assert_clean(answer)

@@ -17,8 +17,8 @@ from retrieval.archive import Archive
 from retrieval.index.embedding import SentenceTransformerEmbedder
 from retrieval.index.store import ChromaStore
 from retrieval.types import Chunk
-from tests.fakes.chroma_server import ChromaServer
 from tests.conftest import CROCUS_QUESTION
+from tests.fakes.chroma_server import ChromaServer
 
 DIM = 16
 
@@ -177,7 +177,7 @@ def test_archive_ingests_and_answers_through_the_store(
     assert archive.ingest().unchanged == first.added
     assert archive.store.count() == chunks
 
-    answer = archive.ask(CROCUS_QUESTION)
+    answer = archive.ask(CROCUS_QUESTION).answer
     assert not answer.refused
     assert "United States" in answer.text
     assert answer.citations[0].source == "corpus/us-warned-russia-crocus-city-hall.txt"

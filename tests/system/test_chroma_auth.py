@@ -21,8 +21,8 @@ from bot.settings import Settings
 from retrieval.archive import Archive
 from retrieval.errors import IndexUnavailable
 from retrieval.index.embedding import SentenceTransformerEmbedder
-from tests.fakes.chroma_server import ChromaServer
 from tests.conftest import CROCUS_QUESTION
+from tests.fakes.chroma_server import ChromaServer
 
 SECRET = "s3cret-token-for-tests"
 
@@ -180,7 +180,7 @@ def test_the_token_rides_on_every_request_of_an_ingest_and_a_question(
     assert report.added
     assert archive.store.count() == len(archive.lexical) > 0
 
-    answer = archive.ask(CROCUS_QUESTION)
+    answer = archive.ask(CROCUS_QUESTION).answer
     assert not answer.refused
     assert "United States" in answer.text
     assert answer.citations[0].source == "corpus/us-warned-russia-crocus-city-hall.txt"
@@ -205,14 +205,14 @@ def test_a_token_revoked_mid_conversation_is_named_when_the_next_question_fails(
     archive.ingest()
     proxy.secret = "rotated-" + SECRET
     with pytest.raises(IndexUnavailable) as failure:
-        archive.ask(CROCUS_QUESTION)
+        _ = archive.ask(CROCUS_QUESTION).answer
     message = str(failure.value)
     assert "CHROMA_AUTH_TOKEN" in message and "401" in message
     assert f"{proxy.host}:{proxy.port}" in message
 
     # The token is put right (the proxy accepts it again): the same archive answers.
     proxy.secret = SECRET
-    assert not archive.ask(CROCUS_QUESTION).refused
+    assert not archive.ask(CROCUS_QUESTION).answer.refused
 
 
 @pytest.mark.parametrize(

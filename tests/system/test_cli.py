@@ -90,3 +90,34 @@ def test_a_malformed_setting_is_named_without_a_traceback(
     err = capsys.readouterr().err
     assert "setting CHROMA_PORT=eight thousand" in err
     assert "Traceback" not in err
+
+
+def test_feedback_lists_the_answers_voted_down(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.feedback import FeedbackStore, ShownAnswer
+    from retrieval import Answer, Citation
+
+    assert main(["feedback"]) == 0  # nothing recorded yet: said, not an error
+    assert "No feedback recorded yet" in capsys.readouterr().err
+    citation = Citation(1, "c1", "Harbour news", "corpus/h.txt", "The ferry left.", "…")
+    store = FeedbackStore(env / "data" / "feedback.sqlite3")  # DATA_DIR's default place
+    good = ShownAnswer(
+        "a1", 7, Answer("When did the ferry leave?", "At dawn. [1]", (citation,), 0.8), "x"
+    )
+    bad = ShownAnswer(
+        "a2", 7, Answer("Who owns the ferry?", "The ferry left. [1]", (citation,), 0.5), "x"
+    )
+    store.record_vote(good, 11, 1)
+    store.record_vote(bad, 12, -1)
+
+    assert main(["feedback"]) == 0
+    out = capsys.readouterr().out
+    assert "Q: Who owns the ferry?" in out and "A: The ferry left. [1]" in out
+    assert "[1] Harbour news" in out and "“The ferry left.”" in out
+    assert "When did the ferry leave?" not in out  # a 👍 is not listed by default
+
+    assert main(["feedback", "--all", "--json"]) == 0
+    votes = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [v["vote"] for v in votes] == [-1, 1]  # newest first
+    assert votes[0]["citations"][0]["quote"] == "The ferry left."

@@ -27,9 +27,9 @@ from retrieval.errors import IndexUnavailable
 from retrieval.index.embedding import SentenceTransformerEmbedder
 from retrieval.index.lexical import LexicalIndex
 from retrieval.text import terms
+from tests.conftest import CROCUS_QUESTION
 from tests.fakes.botapi_server import BotApiServer, buttons
 from tests.fakes.chroma_server import ChromaServer
-from tests.conftest import CROCUS_QUESTION
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,7 +95,7 @@ def test_stopped_server_means_temporarily_unavailable_until_it_returns(
     settings = remote_settings(make_settings, chroma_server)
     archive = Archive(settings, embedder=embedder)
     archive.ingest()
-    assert not archive.ask(CROCUS_QUESTION).refused
+    assert not archive.ask(CROCUS_QUESTION).answer.refused
     # A second reader that does not look for changes: its failure comes from the query itself.
     quiet = Archive(
         remote_settings(make_settings, chroma_server, index_refresh_seconds=3600),
@@ -105,7 +105,7 @@ def test_stopped_server_means_temporarily_unavailable_until_it_returns(
     chroma_server.stop()
     for reader in (archive, quiet):
         with pytest.raises(IndexUnavailable, match="temporarily unavailable"):
-            reader.ask(CROCUS_QUESTION)
+            _ = reader.ask(CROCUS_QUESTION).answer
     with pytest.raises(IndexUnavailable, match=f"{chroma_server.host}:{chroma_server.port}"):
         Archive(settings, embedder=embedder)
     with pytest.raises(IndexUnavailable):
@@ -114,7 +114,7 @@ def test_stopped_server_means_temporarily_unavailable_until_it_returns(
 
     chroma_server.start()
     for reader in (archive, quiet):
-        answer = reader.ask(CROCUS_QUESTION)
+        answer = reader.ask(CROCUS_QUESTION).answer
         assert not answer.refused and "United States" in answer.text
     assert Archive(settings, embedder=embedder).lexical.ids == archive.lexical.ids
 
@@ -131,11 +131,11 @@ def test_a_hung_server_times_out_instead_of_hanging_the_bot(
     try:
         started = time.monotonic()
         with pytest.raises(IndexUnavailable, match="temporarily unavailable"):
-            archive.ask(CROCUS_QUESTION)
+            _ = archive.ask(CROCUS_QUESTION).answer
         assert time.monotonic() - started < 30  # bounded by CHROMA_TIMEOUT, not forever
     finally:
         chroma_server.resume()
-    assert not archive.ask(CROCUS_QUESTION).refused
+    assert not archive.ask(CROCUS_QUESTION).answer.refused
 
 
 def test_a_server_that_lost_its_data_is_reconnected_to(
@@ -151,11 +151,13 @@ def test_a_server_that_lost_its_data_is_reconnected_to(
     fresh = ChromaServer(chroma_server.path.with_name("wiped"), port=chroma_server.port)
     with fresh:
         with pytest.raises(IndexUnavailable):
-            archive.ask(CROCUS_QUESTION)  # the old collection id is unknown to this server
-        assert archive.ask(CROCUS_QUESTION).refused  # reconnected: the archive is empty now
+            _ = archive.ask(
+                CROCUS_QUESTION
+            ).answer  # the old collection id is unknown to this server
+        assert archive.ask(CROCUS_QUESTION).answer.refused  # reconnected: the archive is empty now
         assert len(archive.lexical) == 0
         archive.ingest()
-        assert not archive.ask(CROCUS_QUESTION).refused
+        assert not archive.ask(CROCUS_QUESTION).answer.refused
 
 
 # -- readers never crash on a store that changes under them -----------------------------------
@@ -180,7 +182,7 @@ def test_hits_whose_chunks_were_just_deleted_are_skipped(
 
     # The reader's BM25 still names the deleted chunks; search must skip them, not crash.
     assert reader.search(CROCUS_QUESTION) == []
-    assert reader.ask(CROCUS_QUESTION).refused
+    assert reader.ask(CROCUS_QUESTION).answer.refused
     assert reader.refresh()
     assert set(reader.lexical.ids) == set() != stale_ids
 
@@ -284,7 +286,7 @@ def test_a_corrupt_lexical_snapshot_is_rebuilt_from_the_store(
 
     reopened = Archive(make_settings(), embedder=embedder)
     assert reopened.lexical.ids == archive.lexical.ids
-    assert not reopened.ask(CROCUS_QUESTION).refused
+    assert not reopened.ask(CROCUS_QUESTION).answer.refused
     assert LexicalIndex.load(folder).ids == archive.lexical.ids  # saved again, whole
 
 
@@ -325,7 +327,7 @@ def test_damaged_index_files_get_a_clear_message_and_rebuild_repairs_them(
     assert "1 added" in repaired.stdout
 
     archive = Archive(make_settings(), embedder=embedder)
-    answer = archive.ask(CROCUS_QUESTION)
+    answer = archive.ask(CROCUS_QUESTION).answer
     assert not answer.refused and "United States" in answer.text
     with sqlite3.connect(data / "manifest.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM files").fetchone() == (1,)

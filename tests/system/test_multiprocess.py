@@ -20,7 +20,7 @@ from retrieval.archive import Archive
 from retrieval.errors import IndexCorrupt
 from retrieval.index.embedding import SentenceTransformerEmbedder
 from retrieval.index.lexical import LexicalIndex
-from retrieval.index.store import WRITING_PREFIX
+from retrieval.index.snapshots import WRITING_PREFIX
 from retrieval.text import terms
 from retrieval.types import Chunk
 from tests.fakes.chroma_server import ChromaServer
@@ -99,7 +99,7 @@ def test_reader_stays_consistent_while_an_ingest_process_writes(
         while child.poll() is None:
             assert time.monotonic() < deadline, "the ingest process did not finish"
             n = questions % 50
-            reader.ask(f"Which vessel carried {code_word(n)}?")  # must never raise
+            _ = reader.ask(f"Which vessel carried {code_word(n)}?").answer  # must never raise
             reader.stats()
             for hit in reader.search(f"harbour bulletin {n} crates"):
                 assert hit.chunk.text  # a hit always carries its passage
@@ -112,7 +112,7 @@ def test_reader_stays_consistent_while_an_ingest_process_writes(
     assert "20 added, 5 changed, 15 unchanged, 10 removed" in out
     assert any(g.startswith(WRITING_PREFIX) for g in generations), "never saw the ingest"
 
-    reader.ask("Which vessel arrived at dawn?")  # notices the published generation
+    _ = reader.ask("Which vessel arrived at dawn?").answer  # notices the published generation
     store_ids = reader.store.ids()
     assert reader.lexical.generation == reader.store.generation()
     assert not reader.lexical.generation.startswith(WRITING_PREFIX)
@@ -143,7 +143,7 @@ def test_concurrent_snapshot_saves_leave_one_whole_snapshot(tmp_path: Path) -> N
         )
         for i in range(300)
     ]
-    index = LexicalIndex.build(chunks, "gen1")
+    index = LexicalIndex.build(chunks, "gen1", k1=0.4, b=0.4)
     folder = tmp_path / "lexical" / "gen1"
     start = threading.Barrier(8)
     errors: list[BaseException] = []
