@@ -77,7 +77,12 @@ async def answer_question(update: Update, context: BotContext, text: str) -> Non
             )
         return
     use_llm, notice = llm_allowance(s, user.id)
-    stream = s.archive.ask(text, previous=s.memory.recall(chat.id), use_llm=use_llm)
+    stream = s.archive.ask(
+        text,
+        previous=s.memory.recall(chat.id),
+        use_llm=use_llm,
+        max_llm_calls=None if s.access.is_admin(user.id) else s.quota.remaining(user.id),
+    )
     thread_id = message.message_thread_id if message.is_topic_message else None
     every = s.timing.edit_every(private=chat.type == ChatType.PRIVATE)
     live = LiveMessage(context.bot, message, every, thread_id)

@@ -201,7 +201,12 @@ class Archive:
         return dated_stages(searcher, question, k, constraint)
 
     def ask(
-        self, question: str, *, previous: str | None = None, use_llm: bool = True
+        self,
+        question: str,
+        *,
+        previous: str | None = None,
+        use_llm: bool = True,
+        max_llm_calls: int | None = None,
     ) -> AnswerStream:
         """The answer to a question, with citations, as a stream (drafts while an LLM writes,
         then `.answer`); a refusal with the nearest sources when nothing answers it.
@@ -210,16 +215,20 @@ class Archive:
         read together with it; the search, the model call and the check run while the stream
         is iterated, so iterate it off an event loop. A question limited to dates that nothing
         of those dates answers is answered from every date, with a note saying so. The LLM (if
-        configured and `use_llm`) is called once, and never for a refused question.
+        configured and `use_llm`) is called once, and never for a refused question; a follow-up
+        is rewritten by it (one more call) only if `max_llm_calls` (None: no limit) allows two.
         """
         asked = self.check_question(question)
-        llm = self._llm if use_llm else None
-        return AnswerStream(self._answer(asked, previous, llm))
+        budget = 2 if max_llm_calls is None else max_llm_calls
+        llm = self._llm if use_llm and budget > 0 else None
+        return AnswerStream(self._answer(asked, previous, llm, rewrite=budget > 1))
 
     def _answer(
-        self, asked: str, previous: str | None, llm: Composer | None
+        self, asked: str, previous: str | None, llm: Composer | None, rewrite: bool
     ) -> Generator[str, None, Answer]:
-        question, follow_up_of, calls = self._standalone(asked, previous, llm is not None)
+        question, follow_up_of, calls = self._standalone(
+            asked, previous, llm is not None and rewrite
+        )
         hits, evidence, notes = self._evidence(question)
         if not evidence.answerable:
             answer = refusal(question, hits, evidence, self.idf)

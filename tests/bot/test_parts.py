@@ -263,9 +263,9 @@ def test_feedback_store_keeps_answers_across_restarts_and_one_vote_per_user(
     assert reopened.record_vote(shown, 1, 1) and reopened.record_vote(shown, 1, -1)
     assert reopened.record_vote(shown, 2, 1)
     votes = reopened.votes()
-    assert [(v.user_id, v.vote) for v in votes] == [(1, -1), (2, 1)]
-    assert votes[0].question == "Who warned Russia?" and votes[0].answer == "They did. [1]"
-    assert votes[0].citations[0]["date"] == "2024-04-02"
+    assert [(v.user_id, v.vote) for v in votes] == [(2, 1), (1, -1)]  # newest first
+    assert votes[1].question == "Who warned Russia?" and votes[0].answer == "They did. [1]"
+    assert votes[1].citations[0]["date"] == "2024-04-02"
 
 
 def test_feedback_store_survives_an_unwritable_or_damaged_file(tmp_path: Path) -> None:
