@@ -100,8 +100,10 @@ def render_answer(
         blocks.append(_Block(f"<i>Follow-up to: {note}</i>"))
     if notice:
         blocks.append(_Block(f"<i>{esc(shorten(notice, NOTE_CHARS))}</i>"))
-    for i, (sep, piece) in enumerate(_answer_pieces(answer.text, limit)):
-        blocks.append(_Block(esc(piece), "\n\n" if i == 0 else sep))
+    marked = _mark(answer.text, answer.highlights)
+    spare = len(_BOLD_OPEN + _BOLD_CLOSE) * len(answer.highlights)  # the tags outgrow the marks
+    for i, (sep, piece) in enumerate(_answer_pieces(marked, limit - spare)):
+        blocks.append(_Block(_bold_marks(esc(piece)), "\n\n" if i == 0 else sep))
     if answer.citations:
         heading = "<b>Nearest sources</b>" if answer.refused else "<b>Sources</b>"
         lines = [source_line(c) for c in answer.citations]
@@ -109,6 +111,46 @@ def render_answer(
         blocks.append(_Block(f"{heading}\n{lines[0]}", "\n\n"))
         blocks.extend(_Block(line) for line in lines[1:])
     return _pack(blocks, limit) or [EMPTY_ANSWER]
+
+
+# The answer inside a quoted sentence is shown in bold. Its place is marked with two
+# private-use characters before the text is cut into pieces, and the marks become tags after
+# escaping; a piece cut inside a marked span gets its tags balanced.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_BOLD_OPEN, _BOLD_CLOSE = "<b>", "</b>"
+
+
+def _mark(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """text with the spans (offsets into it) between the mark characters."""
+    text = text.replace(_OPEN, "").replace(_CLOSE, "")
+    out: list[str] = []
+    position = 0
+    for start, end in sorted(spans):
+        start, end = max(start, position), min(end, len(text))
+        if start >= end:
+            continue
+        out += [text[position:start], _OPEN, text[start:end], _CLOSE]
+        position = end
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _bold_marks(fragment: str) -> str:
+    """Escaped text with mark characters turned into balanced <b> tags."""
+    out: list[str] = []
+    inside = False
+    for ch in fragment:
+        if ch == _OPEN and not inside:
+            out.append(_BOLD_OPEN)
+            inside = True
+        elif ch == _CLOSE and inside:
+            out.append(_BOLD_CLOSE)
+            inside = False
+        elif ch not in (_OPEN, _CLOSE):
+            out.append(ch)
+    if inside:
+        out.append(_BOLD_CLOSE)
+    return "".join(out)
 
 
 def render_draft(text: str, limit: int = MAX_CHARS) -> str:

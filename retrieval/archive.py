@@ -273,10 +273,9 @@ class Archive:
         if not evidence.answerable and stages.filtered:
             wider = self._search(question, dated=False).final
             wider_evidence = weigh(question, wider, self.idf, self._weighing)
-            if wider_evidence.answerable:
-                note = (
-                    f"Nothing dated {stages.filtered} answers this; these sources have other dates."
-                )
+            if wider_evidence.answerable or wider_evidence.confidence > evidence.confidence:
+                which = "these sources" if wider_evidence.answerable else "the nearest sources"
+                note = f"Nothing dated {stages.filtered} answers this; {which} have other dates."
                 return wider, wider_evidence, (note,)
         return stages.final, evidence, stages.notes
 

@@ -69,16 +69,25 @@ class Citation:
     date: date | None = None
     url: str | None = None
     location: str = ""
+    highlights: tuple[tuple[int, int], ...] = ()  # the answer's place in `quote` (offsets)
 
     @property
     def link(self) -> str:
         return self.url or self.source
 
     @classmethod
-    def from_chunk(cls, n: int, chunk: Chunk, quote: str, passage: str | None = None) -> Citation:
-        """Citation number n of `chunk`, quoting `quote`; `passage` is the chunk's text as
-        shown to the reader (default: the whole chunk)."""
+    def from_chunk(
+        cls,
+        n: int,
+        chunk: Chunk,
+        quote: str,
+        passage: str | None = None,
+        highlights: tuple[tuple[int, int], ...] = (),
+    ) -> Citation:
+        """Citation number n of `chunk`, quoting `quote` (the answer at `highlights`);
+        `passage` is the chunk's text as shown to the reader (default: the whole chunk)."""
         return cls(
+            highlights=highlights,
             n=n,
             chunk_id=chunk.id,
             title=chunk.title,
@@ -93,7 +102,10 @@ class Citation:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Citation:
         day = data.get("date")
-        return cls(**{**data, "date": date.fromisoformat(day) if day else None})
+        marks = tuple((int(a), int(b)) for a, b in data.get("highlights", ()))
+        return cls(
+            **{**data, "date": date.fromisoformat(day) if day else None, "highlights": marks}
+        )
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,7 @@ class Answer:
     notes: tuple[str, ...] = field(default=())
     follow_up_of: str | None = None  # the earlier question this one was read together with
     llm_calls: int = 0  # language-model calls it took (the bot counts them against a quota)
+    highlights: tuple[tuple[int, int], ...] = ()  # where the answer stands in `text` (offsets)
 
     def to_dict(self) -> dict[str, Any]:
         """The answer as JSON-ready data (dates as ISO strings); `from_dict` reads it back."""
@@ -127,4 +140,5 @@ class Answer:
         values = {f: data[f] for f in known}
         values["citations"] = tuple(Citation.from_dict(c) for c in data["citations"])
         values["notes"] = tuple(data.get("notes", ()))
+        values["highlights"] = tuple((int(a), int(b)) for a, b in data.get("highlights", ()))
         return cls(**values)

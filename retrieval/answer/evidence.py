@@ -1,14 +1,42 @@
 """Weighing the passages found for a question: which of their sentences answer it, and how
 confidently. The archive decides refusal once, from this; both composers build on it.
+
+A sentence answers only if it carries a candidate of the type the question asks for (a name
+for "who", a date for "when", an amount for "how much" …) that the question does not already
+contain, meets the question's constraints (years, quarters, dates, numbers, names), and is
+not an echo (a headline, a question, boilerplate): `retrieval.answer.answerability`. Among
+those, sentences are ranked by how much of the question they cover. Passages on the topic
+without such a sentence are near misses: the question is refused, and the refusal says what
+the archive has instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from retrieval.answer.answerability import (
+    AnswerType,
+    QuestionAnalysis,
+    analyze,
+    answers,
+    context_of,
+    fit,
+)
 from retrieval.text import sentence_spans, terms, weighted_overlap
 from retrieval.types import Hit
+
+# Answer types whose candidate is worth showing in bold: a name, a date, a number, an amount.
+HIGHLIGHTED = frozenset(
+    {
+        AnswerType.PERSON,
+        AnswerType.ORG,
+        AnswerType.PLACE,
+        AnswerType.DATE,
+        AnswerType.NUMBER,
+        AnswerType.AMOUNT,
+    }
+)
 
 IdfFn = Callable[[str], float]
 
@@ -22,15 +50,18 @@ class Sentence:
     end: int
     text: str
     score: float
+    answer: tuple[int, int] | None = None  # where the answer stands in `text`, to highlight
+    answering: bool = False  # whether it carries an answer of the kind the question asks for
 
 
 @dataclass(frozen=True)
 class Evidence:
     """What the hits offer: the sentences that answer the question, best first (none: the
-    question is refused), and the confidence in the best passage."""
+    question is refused), the confidence in the best passage, and the question as read."""
 
     confidence: float
     sentences: tuple[Sentence, ...] = ()
+    analysis: QuestionAnalysis | None = None
 
     @property
     def answerable(self) -> bool:
@@ -44,6 +75,10 @@ class Weighing:
     max_sentences: int = 3  # answering sentences kept, at most
     passages: int = 3  # top hits whose sentences are considered
     refusal_threshold: float = 0.4  # below this confidence nothing answers
+    answer_bonus: float = 1.0  # added to the score of a sentence that carries an answer
+    # A sentence carries an answer only if it (with its document's title) covers this share
+    # of the question (IDF-weighted): "Revenue rose 16%." does not tell how many subscribers.
+    min_cover: float = 0.25
 
 
 def coverage(question_terms: Sequence[str], text: str, idf: IdfFn) -> float:
@@ -65,22 +100,51 @@ def confidence(question: str, hits: Sequence[Hit], idf: IdfFn) -> float:
 
 
 def weigh(question: str, hits: Sequence[Hit], idf: IdfFn, how: Weighing) -> Evidence:
-    """The evidence the hits hold for the question."""
+    """The evidence the hits hold for the question: its answering sentences, best first."""
     score = confidence(question, hits, idf)
+    analysis = analyze(question)
     if not hits or score < how.refusal_threshold:
-        return Evidence(score)
+        return Evidence(score, analysis=analysis)
     question_terms = terms(question)
     candidates = [
         s
         for rank, hit in enumerate(hits[: how.passages])
-        for s in scored_sentences(question_terms, hit, rank, idf)
+        for s in answering_sentences(analysis, question_terms, hit, rank, idf, how)
     ]
     candidates.sort(key=lambda s: -s.score)
-    if not candidates or candidates[0].score <= 0:
-        return Evidence(score)
+    if not candidates or not candidates[0].answering:
+        return Evidence(score, analysis=analysis)
     floor = 0.5 * candidates[0].score
     chosen = [s for s in candidates[: how.max_sentences] if s.score >= floor]
-    return Evidence(score, tuple(chosen))
+    return Evidence(score, tuple(chosen), analysis)
+
+
+def answering_sentences(
+    analysis: QuestionAnalysis,
+    question_terms: Sequence[str],
+    hit: Hit,
+    rank: int,
+    idf: IdfFn,
+    how: Weighing,
+) -> list[Sentence]:
+    """The hit's sentences fit to stand in an answer, scored, those that carry an answer
+    (with its place) raised by `how.answer_bonus`."""
+    chunk = hit.chunk
+    context = context_of(chunk.text, chunk.title, chunk.date)
+    title_terms = set(terms(chunk.title))
+    bonus = how.answer_bonus
+    found = []
+    for sentence in scored_sentences(question_terms, hit, rank, idf):
+        if not fit(sentence.text, analysis, context):
+            continue
+        span = answers(sentence.text, analysis, context)
+        covered = weighted_overlap(question_terms, title_terms | set(terms(sentence.text)), idf)
+        if span is None or covered < how.min_cover:
+            found.append(replace(sentence, answer=None, answering=False))
+            continue
+        place = (span.start, span.end) if analysis.answer_type in HIGHLIGHTED else None
+        found.append(replace(sentence, score=sentence.score + bonus, answer=place, answering=True))
+    return found
 
 
 def scored_sentences(

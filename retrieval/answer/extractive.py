@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from retrieval.answer.answerability import near_miss, periods
 from retrieval.answer.composer import AnswerStream
 from retrieval.answer.evidence import Evidence, IdfFn, Sentence, scored_sentences
-from retrieval.text import terms
+from retrieval.text import sentence_spans, terms
 from retrieval.types import Answer, Citation, Hit
 
 REFUSAL_TEXT = "The archive has nothing that answers this question. The nearest sources are below."
@@ -23,24 +24,49 @@ class ExtractiveComposer:
 
 
 def quote_answer(question: str, hits: Sequence[Hit], evidence: Evidence) -> Answer:
-    """Number the cited passages in order of first use and join the sentences with markers."""
+    """Number the cited passages in order of first use and join the sentences with markers;
+    the answer in each sentence is marked (offsets) in the text and in the quote."""
     by_passage: dict[int, list[Sentence]] = {}
     for sentence in evidence.sentences:
         by_passage.setdefault(sentence.hit_rank, []).append(sentence)
-    parts: list[str] = []
+    text = _Marked()
     citations: list[Citation] = []
     for n, (rank, sentences) in enumerate(by_passage.items(), start=1):
-        ordered = sorted(sentences, key=lambda s: s.start)
-        parts.extend(f"{s.text} [{n}]" for s in ordered)
-        quote = " … ".join(s.text for s in ordered)
-        citations.append(Citation.from_chunk(n, hits[rank].chunk, quote))
-    return Answer(question, " ".join(parts), tuple(citations), evidence.confidence)
+        quote = _Marked()
+        for s in sorted(sentences, key=lambda s: s.start):
+            text.add(s.text, s.answer, sep=" ")
+            text.add(f"[{n}]", None, sep=" ")
+            quote.add(s.text, s.answer, sep=" … ")
+        citations.append(
+            Citation.from_chunk(n, hits[rank].chunk, quote.text, highlights=quote.marks)
+        )
+    return Answer(question, text.text, tuple(citations), evidence.confidence, highlights=text.marks)
+
+
+class _Marked:
+    """Text built piece by piece, with the offsets of the marked parts."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self._marks: list[tuple[int, int]] = []
+
+    @property
+    def marks(self) -> tuple[tuple[int, int], ...]:
+        return tuple(self._marks)
+
+    def add(self, piece: str, mark: tuple[int, int] | None, sep: str) -> None:
+        if self.text:
+            self.text += sep
+        if mark is not None:
+            self._marks.append((len(self.text) + mark[0], len(self.text) + mark[1]))
+        self.text += piece
 
 
 def refusal(
     question: str, hits: Sequence[Hit], evidence: Evidence, idf: IdfFn, nearest: int = 3
 ) -> Answer:
-    """The refusal, with the nearest sources and their most relevant sentence."""
+    """The refusal, with the nearest sources and their most relevant sentence. When they are
+    near misses (about the same thing, for another time), it says what the archive has."""
     question_terms = terms(question)
     citations = []
     for n, hit in enumerate(hits[:nearest], start=1):
@@ -49,4 +75,34 @@ def refusal(
         )
         quote = best.text if best else hit.chunk.text[:300]
         citations.append(Citation.from_chunk(n, hit.chunk, quote))
-    return Answer(question, REFUSAL_TEXT, tuple(citations), evidence.confidence, refused=True)
+    text = _near_miss_text(hits[:nearest], evidence) or REFUSAL_TEXT
+    return Answer(question, text, tuple(citations), evidence.confidence, refused=True)
+
+
+def _near_miss_text(hits: Sequence[Hit], evidence: Evidence) -> str | None:
+    """ "The archive has this for Q1 2022 and Q1 2023, not for Q1 2021 …" when the question
+    names a time and the nearest passages would answer it for other times."""
+    analysis = evidence.analysis
+    if analysis is None:
+        return None
+    asked = periods(analysis.question)
+    if not asked or evidence.confidence <= 0:
+        return None
+    found: list[str] = []
+    for hit in hits:
+        text = hit.chunk.text
+        for start, end in sentence_spans(text):
+            if near_miss(text[start:end], analysis):
+                context = f"{hit.chunk.title} {text[start:end]}"
+                found += [p for p in periods(context) if p not in asked and p not in found]
+    if not found:
+        return None
+    have = _join(found[:4])
+    return (
+        f"The archive has nothing that answers this for {_join(asked)}; its nearest sources"
+        f" are about {have}. They are below."
+    )
+
+
+def _join(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

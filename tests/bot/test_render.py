@@ -226,3 +226,17 @@ def _citation(
     quote: str = "A passage.",
 ) -> Citation:
     return Citation(n, f"c{n}", title, "corpus/x.txt", quote, passage, date(2024, 4, 2), url)
+
+
+def test_the_answer_is_bold_inside_its_quoted_sentence() -> None:
+    text = "The lens was made by Leith Glassworks in 2024. [1]"
+    start = text.index("Leith Glassworks")
+    citation = Citation(1, "c1", "Lamp", "corpus/l.md", text[:-4], text[:-4])
+    answer = Answer("Who made the lens?", text, (citation,), 0.9, highlights=((start, start + 16),))
+    (message,) = render_answer(answer)
+    check_html(message)
+    assert "The lens was made by <b>Leith Glassworks</b> in 2024. [1]" in message
+    tiny = render_answer(answer, limit=60)  # cut into words: the tags stay balanced
+    for part in tiny:
+        check_html(part)
+    assert "".join(plain_text(p) for p in tiny).count("Leith") == 1
