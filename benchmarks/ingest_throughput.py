@@ -12,21 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import SQUAD
 
-from retrieval.archive import Archive  # noqa: E402
-from retrieval.index.embedding import SentenceTransformerEmbedder  # noqa: E402
-from retrieval.ingest.chunking import chunk_document  # noqa: E402
-from retrieval.ingest.loaders import load  # noqa: E402
-from retrieval.settings import RetrievalSettings  # noqa: E402
-
-SQUAD = ROOT.parent / "shared" / "eval" / "squad" / "dev-v1.1.json"
+from retrieval.archive import Archive
+from retrieval.index.embedding import SentenceTransformerEmbedder
+from retrieval.ingest.chunking import chunk_document
+from retrieval.ingest.loaders import load
+from retrieval.settings import RetrievalSettings
 
 
 def write_corpus(folder: Path, limit: int) -> list[Path]:

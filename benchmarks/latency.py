@@ -26,20 +26,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import SCIFACT, SQUAD
 
-from retrieval.archive import Archive  # noqa: E402
-from retrieval.eval.data import EvalDocument, EvalSet, load_beir, load_squad  # noqa: E402
-from retrieval.eval.metrics import percentile  # noqa: E402
-from retrieval.eval.run import EvalIndex  # noqa: E402
-from retrieval.index import ChromaStore, SentenceTransformerEmbedder  # noqa: E402
-from retrieval.settings import RetrievalSettings  # noqa: E402
-from retrieval.text import sentence_spans  # noqa: E402
-
-EVAL = ROOT.parent / "shared" / "eval"
-SQUAD = EVAL / "squad" / "dev-v1.1.json"
-SCIFACT = EVAL / "scifact"
+from retrieval.archive import Archive
+from retrieval.eval.data import EvalDocument, EvalSet, load_beir, load_squad
+from retrieval.eval.metrics import percentile
+from retrieval.eval.run import EvalIndex
+from retrieval.index import ChromaStore, SentenceTransformerEmbedder
+from retrieval.settings import RetrievalSettings
+from retrieval.text import sentence_spans
 
 
 def corpus(chunks: int | None) -> EvalSet:

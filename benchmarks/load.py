@@ -8,17 +8,25 @@ who asks a question, waits for the reply, reads it for `--think` seconds (defaul
 user never makes the bot send more than about a message a second) and asks the next: a
 closed loop, 50 users at once by default, enough to keep the bot saturated. The archive is
 SQuAD-dev paragraphs, one file each, and the questions are SQuAD's own questions about them.
-The per-user rate limit is switched off: it is not what is measured.
+The per-user rate limit is switched off and the asking users are admins (whom the budget of
+replies does not count): neither is what is measured.
+
+`--flood private,group` adds runs in which one ordinary user (default limits) floods the bot
+while the others ask, as in issue 11: `--flood-burst` /help commands at once, then
+`--flood-rate` a second until the others are done, in a private chat or in a group. The
+table then compares the other users' latency under the flood with the run without (`none`).
 
     .venv/bin/python benchmarks/load.py [--questions 200] [--chats 50] [--docs 400]
                                         [--modes polling,webhook] [--store embedded|server]
-                                        [--think 1.0]
+                                        [--think 1.0] [--flood none,private,group]
+                                        [--flood-burst 300] [--flood-rate 1.0]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -55,6 +63,9 @@ DEMO_QUESTIONS = [
 ]
 SECRET = "load-benchmark-secret"
 HOOK_URL = "https://citebot.invalid/hook"
+FLOODER = 9_001  # an ordinary user (the asking users are 10_000 + i, admins)
+FLOOD_GROUP = -100_900
+FIRST_USER = 10_000
 
 
 class LoadApiServer(BotApiServer):
@@ -84,6 +95,7 @@ class LoadApiServer(BotApiServer):
 @dataclass
 class Result:
     mode: str
+    flood: str  # none | private | group
     latencies: list[float]
     wall: float
     failed: int
@@ -91,6 +103,8 @@ class Result:
     max_chat_rate: int  # most messages sent to one chat within any 1 s
     max_total_rate: int  # most messages sent overall within any 1 s
     messages: int
+    flood_sent: int = 0  # updates the flooder sent
+    flood_replies: int = 0  # messages the bot sent to the flooded chat
 
 
 def write_corpus(folder: Path, docs: int) -> list[str]:
@@ -153,6 +167,9 @@ async def run_mode(
     cwd: Path,
     plan: list[list[str]],
     think: float,
+    flood: str = "none",
+    flood_burst: int = 300,
+    flood_rate: float = 1.0,
 ) -> Result:
     command = [sys.executable, "-m", "bot.cli", "serve"]
     webhook_port = free_port()
@@ -161,7 +178,7 @@ async def run_mode(
     first_call = len(api.calls)
     api.webhook = None
     update_ids = itertools.count(1_000_000)
-    bot_log = cwd / f"serve-{mode}.log"
+    bot_log = cwd / f"serve-{mode}-{flood}.log"
     with open(bot_log, "wb") as err:
         bot = subprocess.Popen(command, cwd=cwd, env=env, stdout=err, stderr=err)
     try:
@@ -173,11 +190,43 @@ async def run_mode(
                 bot,
                 "polling",
             )
-        log(f"{mode}: bot ready; {sum(map(len, plan))} questions from {len(plan)} chats")
+        log(
+            f"{mode}: bot ready; {sum(map(len, plan))} questions from {len(plan)} chats;"
+            f" flood: {flood}"
+        )
         latencies: list[float] = []
         failures = 0
         replies: dict[int, str] = {}
+        flood_chat = FLOOD_GROUP if flood == "group" else FLOODER
+        flood_sent = 0
         async with aiohttp.ClientSession() as http:
+
+            async def deliver(message: dict[str, Any]) -> bool:
+                """Hand one update to the bot as Telegram would; False if it was refused."""
+                if mode != "webhook":
+                    api.push_update({"message": message})
+                    return True
+                update = {"update_id": next(update_ids), "message": message}
+                async with http.post(
+                    f"http://127.0.0.1:{webhook_port}/hook",
+                    json=update,
+                    headers={SECRET_HEADER: SECRET},
+                ) as response:
+                    return response.status == 200
+
+            async def flooder(done: asyncio.Event) -> None:
+                nonlocal flood_sent
+                kind = "supergroup" if flood == "group" else "private"
+                burst = flood_burst
+                while not done.is_set():
+                    for _ in range(burst):
+                        message = api.make_message(
+                            "/help", chat_id=flood_chat, chat_type=kind, user_id=FLOODER
+                        )
+                        flood_sent += await deliver(message)
+                    burst = 1
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(done.wait(), 1 / flood_rate)
 
             async def user(chat_id: int, questions: list[str]) -> None:
                 nonlocal failures
@@ -185,18 +234,9 @@ async def run_mode(
                     message = api.make_message(question, chat_id=chat_id)
                     reply = api.expect_reply(chat_id)
                     asked = time.monotonic()
-                    if mode == "webhook":
-                        update = {"update_id": next(update_ids), "message": message}
-                        async with http.post(
-                            f"http://127.0.0.1:{webhook_port}/hook",
-                            json=update,
-                            headers={SECRET_HEADER: SECRET},
-                        ) as response:
-                            if response.status != 200:
-                                failures += 1
-                                continue
-                    else:
-                        api.push_update({"message": message})
+                    if not await deliver(message):
+                        failures += 1
+                        continue
                     try:
                         answered, text = await asyncio.wait_for(reply, 300)
                     except TimeoutError:
@@ -207,13 +247,19 @@ async def run_mode(
                     await asyncio.sleep(think)
 
             sends_before = len(api.calls)
+            done = asyncio.Event()
+            flooding = asyncio.create_task(flooder(done)) if flood != "none" else None
+            await asyncio.sleep(0.5 if flooding else 0)  # the burst is in before anyone asks
             started = time.monotonic()
-            await asyncio.gather(*(user(10_000 + i, qs) for i, qs in enumerate(plan)))
+            await asyncio.gather(*(user(FIRST_USER + i, qs) for i, qs in enumerate(plan)))
             wall = time.monotonic() - started
+            done.set()
+            if flooding is not None:
+                await flooding
     finally:
         bot.send_signal(signal.SIGTERM)
-        try:
-            bot.wait(timeout=60)
+        try:  # waited in a thread: this event loop is the Bot API the bot is finishing with
+            await asyncio.to_thread(bot.wait, 60)
         except subprocess.TimeoutExpired:
             bot.kill()
             bot.wait()
@@ -223,11 +269,13 @@ async def run_mode(
     per_chat: dict[int, list[float]] = defaultdict(list)
     for call in sends:
         per_chat[int(call.params["chat_id"])].append(call.at)
+    flood_replies = len(per_chat.pop(flood_chat, [])) if flood != "none" else 0
     apologies = sum(
         1 for text in replies.values() if text.startswith(("Sorry", "The archive is temporarily"))
     )
     return Result(
         mode=mode,
+        flood=flood,
         latencies=latencies,
         wall=wall,
         failed=failures,
@@ -235,6 +283,8 @@ async def run_mode(
         max_chat_rate=max((max_in_window(t) for t in per_chat.values()), default=0),
         max_total_rate=max_in_window([c.at for c in sends]),
         messages=len(sends),
+        flood_sent=flood_sent,
+        flood_replies=flood_replies,
     )
 
 
@@ -255,22 +305,31 @@ def print_table(results: list[Result], args: argparse.Namespace, setup: dict[str
         f" {platform.python_version()}\n"
     )
     head = (
-        "| mode | answered | p50 ms | p95 ms | max ms | questions/s | msgs/s peak (overall)"
-        " | msgs/s peak (one chat) | failed | apologies |"
+        "| mode | flood | answered | p50 ms | p95 ms | max ms | questions/s"
+        " | msgs/s peak (overall) | msgs/s peak (one chat) | failed | apologies"
+        " | flood updates → replies |"
     )
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     for r in results:
         ms = [x * 1000 for x in r.latencies]
+        flooded = f"{r.flood_sent} → {r.flood_replies}" if r.flood != "none" else "–"
         print(
-            f"| {r.mode} | {len(r.latencies)} | {percentile(ms, 50):.0f} | {percentile(ms, 95):.0f}"
-            f" | {max(ms, default=float('nan')):.0f} | {len(r.latencies) / r.wall:.1f}"
-            f" | {r.max_total_rate} | {r.max_chat_rate} | {r.failed} | {r.apologies} |"
+            f"| {r.mode} | {r.flood} | {len(r.latencies)} | {percentile(ms, 50):.0f}"
+            f" | {percentile(ms, 95):.0f} | {max(ms, default=float('nan')):.0f}"
+            f" | {len(r.latencies) / r.wall:.1f} | {r.max_total_rate} | {r.max_chat_rate}"
+            f" | {r.failed} | {r.apologies} | {flooded} |"
         )
     print(
         "\nTelegram's limits: about 1 message/s in one chat, 30/s overall, 20/min in one group;"
-        " all chats here are private."
+        " the asking users' chats are private (the flooded chat is not in the peaks)."
     )
+    if any(r.flood != "none" for r in results):
+        print(
+            f"Flood: one ordinary user sends {args.flood_burst} /help at once, then"
+            f" {args.flood_rate:g} a second until the others are done, in a private chat or a"
+            " group; latencies are the other users'."
+        )
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -299,6 +358,8 @@ async def main_async(args: argparse.Namespace) -> None:
                 "TELEGRAM_API_BASE_URL": api.base_url,
                 "WEBHOOK_SECRET": SECRET,
                 "RATE_LIMIT_PER_MINUTE": "0",
+                # the asking users are admins, whom the budget of replies does not count
+                "ADMIN_USER_IDS": ",".join(str(FIRST_USER + i) for i in range(len(plan))),
                 "LLM_PROVIDER": "none",
             }
             if chroma is not None:
@@ -319,8 +380,21 @@ async def main_async(args: argparse.Namespace) -> None:
             setup = {"docs": str(docs), "ingest": f"{time.monotonic() - started:.0f}"}
             results = []
             for mode in args.modes.split(","):
-                log(f"{mode}: starting citebot serve…")
-                results.append(await run_mode(mode.strip(), api, env, work, plan, args.think))
+                for flood in args.flood.split(","):
+                    log(f"{mode}, flood {flood}: starting citebot serve…")
+                    results.append(
+                        await run_mode(
+                            mode.strip(),
+                            api,
+                            env,
+                            work,
+                            plan,
+                            args.think,
+                            flood.strip(),
+                            args.flood_burst,
+                            args.flood_rate,
+                        )
+                    )
         finally:
             await api.stop()
             if chroma is not None:
@@ -336,6 +410,13 @@ def main() -> None:
     parser.add_argument("--modes", default="polling,webhook")
     parser.add_argument("--store", choices=["embedded", "server"], default="embedded")
     parser.add_argument("--think", type=float, default=1.0, help="seconds between questions")
+    parser.add_argument(
+        "--flood", default="none", help="runs to make: none, private, group (comma-separated)"
+    )
+    parser.add_argument("--flood-burst", type=int, default=300, help="flood updates at once")
+    parser.add_argument(
+        "--flood-rate", type=float, default=1.0, help="flood updates a second after the burst"
+    )
     args = parser.parse_args()
     asyncio.run(main_async(args))
 

@@ -126,14 +126,22 @@ async def press_button(update: Update, context: BotContext) -> None:
     if shown is None:
         await query.answer(EXPIRED_ANSWER)
         return
-    if press.action == "vote":
+    if query.message is None or query.message.chat.id != shown.chat_id:
+        # Callback data can be crafted: an answer's buttons work in the answer's chat only.
+        log.info(
+            "user %s pressed a button of answer %s (chat %s) in chat %s; ignored",
+            query.from_user.id,
+            shown.id,
+            shown.chat_id,
+            query.message.chat.id if query.message else None,
+        )
+        await query.answer(STALE_BUTTON)
+        return
+    if press.action == "vote":  # one vote per user and answer: a second one replaces it
         saved = await asyncio.to_thread(
             s.feedback.record_vote, shown, query.from_user.id, press.vote
         )
         await query.answer(VOTE_THANKS if saved else VOTE_FAILED)
-        return
-    if query.message is None:
-        await query.answer(STALE_BUTTON)
         return
     chat_id, message_id = query.message.chat.id, query.message.message_id
     citations = shown.answer.citations

@@ -4,6 +4,7 @@ control, the handlers and the error handler.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 
@@ -20,7 +21,9 @@ from telegram.ext import (
 )
 
 from bot import handlers
-from bot.flood import FloodLimiter
+from bot.flood import ChatUpdateProcessor, FloodLimiter
+from bot.limits import ReplyBudget
+from bot.links import poll_feeds
 from bot.services import BotContext, BotData, Services, attach
 from bot.settings import Settings
 from bot.streaming import Timing
@@ -40,16 +43,18 @@ def build_application(
 ) -> Application:  # type: ignore[type-arg]
     """The bot, ready to be run by `bot.serving` (or by a test against a fake Bot API).
 
-    Updates are handled concurrently; `FloodLimiter` keeps within Telegram's flood limits
-    (30 messages a second overall, 20 a minute per group, about 1 a second per chat) and
-    waits out a `retry_after` up to `flood_retries` times before giving up. `timing` says
-    how often "typing…" is renewed and a streamed answer edited.
+    Updates are handled concurrently, at most a few of one chat at a time
+    (`ChatUpdateProcessor`); `FloodLimiter` keeps within Telegram's flood limits (30
+    messages a second overall, 20 a minute per group, about 1 a second per chat) and waits
+    out a `retry_after` up to `flood_retries` times before giving up. Every update that may
+    get a reply counts against its sender's and group's `ReplyBudget` (`handlers.guard`).
+    `timing` says how often "typing…" is renewed and a streamed answer edited.
     """
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.strip())
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
-        .concurrent_updates(True)
+        .concurrent_updates(ChatUpdateProcessor())
         .rate_limiter(FloodLimiter(max_retries=flood_retries))
         .read_timeout(request_timeout)
         .write_timeout(request_timeout)
@@ -60,7 +65,11 @@ def build_application(
         builder = builder.base_url(base_url).base_file_url(file_url(settings))
     application = builder.build()
     attach(application, Services.create(settings, archive, clock=clock, timing=timing))
-    add_handlers(application)
+    budget = ReplyBudget(
+        settings.replies_per_user_per_minute, settings.replies_per_group_per_minute, clock=clock
+    )
+    add_handlers(application, budget)
+    schedule_feeds(application, settings.feed_poll_minutes)
     return application
 
 
@@ -76,19 +85,22 @@ def file_url(settings: Settings) -> str:
     return f"{head}/file/bot{tail}" if sep else f"{base}/file/bot"
 
 
-def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
+def add_handlers(application: Application, budget: ReplyBudget | None = None) -> None:  # type: ignore[type-arg]
     """Route updates: commands anywhere, plain text in private chats, addressed text in
     groups, documents, buttons. Edited messages, channel posts and updates from bots are
-    not answered."""
+    not answered. Every update passes `handlers.guard` first, which applies the `budget` of
+    replies to every reply path."""
     new = filters.UpdateType.MESSAGE  # not edited messages, not channel posts
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
-    application.add_handler(TypeHandler(Update, handlers.guard), group=-1)
+    guard = functools.partial(handlers.guard, budget=budget)
+    application.add_handler(TypeHandler(Update, guard), group=-1)
     application.add_handlers(
         [
             CommandHandler(["start", "help"], handlers.on_help, filters=new),
             CommandHandler("sources", handlers.on_sources, filters=new),
             CommandHandler("ask", handlers.on_ask, filters=new),
+            CommandHandler("feeds", handlers.on_feeds_command, filters=new),
             MessageHandler(
                 new & private & filters.TEXT & ~filters.COMMAND, handlers.on_private_text
             ),
@@ -100,3 +112,11 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
         ]
     )
     application.add_error_handler(handlers.on_error)
+
+
+def schedule_feeds(application: Application, minutes: float) -> None:  # type: ignore[type-arg]
+    """Poll the subscribed feeds every `minutes` (0: never) on the application's JobQueue."""
+    if minutes > 0 and application.job_queue is not None:
+        application.job_queue.run_repeating(
+            poll_feeds, interval=minutes * 60, first=min(60.0, minutes * 60), name="feeds"
+        )

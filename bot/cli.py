@@ -18,9 +18,12 @@ from pydantic import ValidationError
 from bot.settings import Settings
 from retrieval import Answer, Archive, CitebotError, IngestReport
 from retrieval.index import discard_index_files
+from retrieval.ingest.web import is_url
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from retrieval.settings import ENV_FILE_VARIABLE, env_file
+
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -29,8 +32,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    dotenv = env_file()  # the project's .env or CITEBOT_ENV_FILE's, never the current dir's
+    if dotenv is not None and not dotenv.is_file():
+        print(f"error: {ENV_FILE_VARIABLE} names {dotenv}, which is not a file", file=sys.stderr)
+        return 2
+    read = f"settings from {dotenv}" if dotenv else "settings from the environment, no .env file"
+    logging.getLogger(__name__).info("%s", read)
+    if args.command == "serve":
+        print(f"citebot: {read}", file=sys.stderr)
     try:
-        settings = Settings()
+        settings = Settings(_env_file=dotenv)  # type: ignore[call-arg]
         return int(args.run(args, settings) or 0)
     except ValidationError as exc:
         for problem in exc.errors():
@@ -48,6 +59,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `citebot ask … | head`: the reader has gone, nothing to report
         sys.stderr.close()
         return 0
+    except BaseException as exc:  # a Rust panic in chromadb that no store method caught
+        from retrieval.index.store import is_panic
+
+        if not is_panic(exc):
+            raise
+        detail = (str(exc).strip().splitlines() or ["a panic"])[0][:300]
+        print(
+            f"error: the vector store failed on damaged data ({detail});"
+            " run `citebot ingest --rebuild` to rebuild it from the corpus",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="add, update or remove documents in the index")
-    ingest.add_argument("paths", nargs="*", type=Path, help="files or folders (default: corpus/)")
+    ingest.add_argument(
+        "paths",
+        nargs="*",
+        help="files, folders or web addresses (default: corpus/, uploads and fetched pages)",
+    )
+    ingest.add_argument(
+        "--feeds", action="store_true", help="poll every subscribed feed once, ingest what changed"
+    )
     ingest.add_argument(
         "--rebuild", action="store_true", help="discard the manifest and index files, re-ingest"
     )
@@ -73,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     sources = commands.add_parser("sources", help="what the index holds")
     sources.add_argument("--json", action="store_true")
     sources.set_defaults(run=cmd_sources)
+
+    feeds = commands.add_parser("feeds", help="RSS/Atom subscriptions: add, list, remove")
+    feed_actions = feeds.add_subparsers(dest="action", required=True)
+    for action, text in (("add", "subscribe to a feed"), ("remove", "unsubscribe")):
+        sub = feed_actions.add_parser(action, help=text)
+        sub.add_argument("url")
+    feed_list = feed_actions.add_parser("list", help="the subscriptions and their state")
+    feed_list.add_argument("--json", action="store_true")
+    feeds.set_defaults(run=cmd_feeds, json=False)
 
     feedback = commands.add_parser(
         "feedback", help="recent answers that users voted down (👎), to see what did not help"
@@ -142,16 +181,84 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         bar.set_postfix_str(name[-40:], refresh=False)
         bar.update(done - bar.n)
 
+    urls = [p for p in args.paths if is_url(p)]
+    paths = [Path(p) for p in args.paths if not is_url(p)]
+    if urls or args.feeds:
+        if args.rebuild:
+            print("error: --rebuild takes no web addresses or --feeds", file=sys.stderr)
+            return 2
+        status = ingest_web(archive, urls, args.feeds, as_json=args.json)
+        if not paths:
+            return status
     if args.rebuild:
-        if args.paths:
+        if paths:
             print("error: --rebuild re-ingests the corpus folder; give no paths", file=sys.stderr)
             return 2
         report = archive.rebuild(progress)
     else:
-        report = archive.ingest(args.paths or None, progress)
+        report = archive.ingest(paths or None, progress)
     bar.close()
     print_report(report, as_json=args.json)
     return 1 if report.failed and not (report.added or report.changed or report.unchanged) else 0
+
+
+def ingest_web(archive: Archive, urls: list[str], feeds: bool, as_json: bool) -> int:
+    """Fetch and ingest web pages and/or one round of feeds; 1 if nothing could be added."""
+    failed = 0
+    if urls:
+        results, report = archive.add_links(urls)
+        failed += sum(1 for r in results if r.error)
+        if as_json:
+            print(
+                json.dumps(
+                    {"links": [asdict(r) for r in results], "ingest": asdict(report)}, default=str
+                )
+            )
+        else:
+            for r in results:
+                print(f"{r.url}: {r.error or f'{r.change}, “{r.title}”'}")
+            print(report.summary())
+    if feeds:
+        poll_report, report = archive.poll_feeds(every_feed=True)
+        if as_json:
+            print(json.dumps({"feeds": asdict(poll_report), "ingest": asdict(report)}, default=str))
+        else:
+            for url, reason in poll_report.failed:
+                print(f"feed failed: {url}: {reason}")
+            print(poll_report.summary())
+            print(report.summary())
+        failed += len(poll_report.failed)
+    return 1 if failed and failed >= len(urls) + (1 if feeds else 0) else 0
+
+
+def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval.ingest.fetching import FetchError
+
+    archive = open_archive(settings)
+    store = archive.web.feeds
+    if args.action == "add":
+        try:
+            archive.web.fetcher.check_url(args.url)
+            feed = store.add(args.url)
+        except FetchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"subscribed to {feed.url}; `citebot ingest --feeds` or `citebot serve` fetches it")
+    elif args.action == "remove":
+        if not store.remove(args.url):
+            print(f"error: not subscribed to {args.url}", file=sys.stderr)
+            return 1
+        print(f"unsubscribed from {args.url} (its articles stay in the archive)")
+    else:
+        feeds = store.list()
+        if args.json:
+            print(json.dumps([asdict(f) for f in feeds], default=str))
+        elif not feeds:
+            print("No feeds. Add one with `citebot feeds add URL`.")
+        for f in [] if args.json else feeds:
+            state = f"failing: {f.last_error}" if f.failures else "ok"
+            print(f"{f.url}  {f.title or ''}  ({state})")
+    return 0
 
 
 def print_report(report: IngestReport, as_json: bool = False) -> None:
@@ -178,7 +285,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def format_answer(answer: Answer) -> str:
-    lines = [answer.text, "", "Nearest sources:" if answer.refused else "Sources:"]
+    """The answer as text: the answer itself between ** inside its sentence, then sources."""
+    lines = [marked(answer.text, answer.highlights)]
+    lines += ["", "Nearest sources:" if answer.refused else "Sources:"]
     for c in answer.citations:
         meta = ", ".join(
             part
@@ -186,8 +295,19 @@ def format_answer(answer: Answer) -> str:
             if part
         )
         lines.append(f"[{c.n}] {meta}")
-        lines.append(f"    “{c.quote}”")
+        lines.append(f"    “{marked(c.quote, c.highlights)}”")
     return "\n".join(lines)
+
+
+def marked(text: str, spans: Sequence[tuple[int, int]], mark: str = "**") -> str:
+    """text with each span (offsets into it) between `mark`s."""
+    out, position = [], 0
+    for start, end in sorted(spans):
+        if start < position or end > len(text) or start >= end:
+            continue
+        out += [text[position:start], mark, text[start:end], mark]
+        position = end
+    return "".join([*out, text[position:]])
 
 
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,8 +1,13 @@
 """Sending to Telegram: HTML messages with one plain-text retry, in-place edits, "typing…".
 
 If Telegram cannot parse a message's entities (which escaping should make impossible), the
-message is sent once more as plain text rather than lost. Other errors, `Forbidden` among
-them (the user blocked the bot), propagate to the application's error handler.
+message is sent once more as plain text rather than lost. A transient failure (a timeout, a
+lost connection, a 5xx such as "Bad Gateway") is retried after 0.5, 1 and 2 seconds. Other
+errors, `BadRequest` and `Forbidden` (the user blocked the bot) among them, are not retried
+and propagate to the application's error handler; 429s are waited out by `bot.flood`.
+
+Text that echoes a user's (a file name, a question) may hold a lone surrogate, which Telegram's
+JSON can carry but UTF-8 cannot; it is sent as U+FFFD rather than failing the message.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 from telegram import (
     Bot,
@@ -20,13 +26,17 @@ from telegram import (
     ReplyParameters,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot.render import plain_text
 
 log = logging.getLogger(__name__)
 
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# Seconds to wait before each retry of a send or edit that failed transiently.
+RETRY_DELAYS = (0.5, 1.0, 2.0)
+
+T = TypeVar("T")
 
 
 def is_entity_error(error: BaseException) -> bool:
@@ -35,6 +45,48 @@ def is_entity_error(error: BaseException) -> bool:
 
 def is_not_modified(error: BaseException) -> bool:
     return isinstance(error, BadRequest) and "message is not modified" in error.message.lower()
+
+
+def is_transient(error: BaseException) -> bool:
+    """A failure worth retrying: PTB's NetworkError (timeouts, lost connections, 5xx) but not
+    its subclass BadRequest, nor a request that could not be encoded: those would fail again
+    the same way."""
+    return (
+        isinstance(error, NetworkError)
+        and not isinstance(error, BadRequest)
+        and not isinstance(error.__cause__, UnicodeError)
+    )
+
+
+def sendable(text: str) -> str:
+    """The text with any lone surrogate replaced by U+FFFD (surrogate pairs are joined)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+async def retrying(attempt: Callable[[], Awaitable[T]], chat_id: int) -> T:
+    """`attempt()`, tried again after each of `RETRY_DELAYS` while it fails transiently.
+
+    A timeout may hide a message that did arrive, so a retry can show it twice; that is
+    rarer and better than losing the answer.
+    """
+    for delay in RETRY_DELAYS:
+        try:
+            return await attempt()
+        except NetworkError as exc:
+            if not is_transient(exc):
+                raise
+            log.warning(
+                "Telegram failed a request for chat %s (%s); trying again in %.1f s",
+                chat_id,
+                exc.message,
+                delay,
+            )
+        await asyncio.sleep(delay)
+    return await attempt()
 
 
 async def send_html(
@@ -48,15 +100,19 @@ async def send_html(
 ) -> Message:
     """Send an HTML message; retried once as plain text if Telegram rejects its entities."""
     reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+    text = sendable(text)
     try:
-        return await bot.send_message(
+        return await retrying(
+            lambda: bot.send_message(
+                chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard,
+                reply_parameters=reply,
+                message_thread_id=thread_id,
+                link_preview_options=_NO_PREVIEW,
+            ),
             chat_id,
-            text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=keyboard,
-            reply_parameters=reply,
-            message_thread_id=thread_id,
-            link_preview_options=_NO_PREVIEW,
         )
     except BadRequest as exc:
         if not is_entity_error(exc):
@@ -66,13 +122,16 @@ async def send_html(
             chat_id,
             exc.message,
         )
-        return await bot.send_message(
+        return await retrying(
+            lambda: bot.send_message(
+                chat_id,
+                plain_text(text),
+                reply_markup=keyboard,
+                reply_parameters=reply,
+                message_thread_id=thread_id,
+                link_preview_options=_NO_PREVIEW,
+            ),
             chat_id,
-            plain_text(text),
-            reply_markup=keyboard,
-            reply_parameters=reply,
-            message_thread_id=thread_id,
-            link_preview_options=_NO_PREVIEW,
         )
 
 
@@ -84,14 +143,18 @@ async def edit_html(
     keyboard: InlineKeyboardMarkup | None = None,
 ) -> None:
     """Replace a message's text in place (plain-text retry as for `send_html`)."""
+    text = sendable(text)
     try:
-        await bot.edit_message_text(
-            text,
-            chat_id=chat_id,
-            message_id=message_id,
-            parse_mode=ParseMode.HTML,
-            reply_markup=keyboard,
-            link_preview_options=_NO_PREVIEW,
+        await retrying(
+            lambda: bot.edit_message_text(
+                text,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard,
+                link_preview_options=_NO_PREVIEW,
+            ),
+            chat_id,
         )
     except BadRequest as exc:
         if is_not_modified(exc):
@@ -103,12 +166,15 @@ async def edit_html(
             chat_id,
             exc.message,
         )
-        await bot.edit_message_text(
-            plain_text(text),
-            chat_id=chat_id,
-            message_id=message_id,
-            reply_markup=keyboard,
-            link_preview_options=_NO_PREVIEW,
+        await retrying(
+            lambda: bot.edit_message_text(
+                plain_text(text),
+                chat_id=chat_id,
+                message_id=message_id,
+                reply_markup=keyboard,
+                link_preview_options=_NO_PREVIEW,
+            ),
+            chat_id,
         )
 
 

@@ -4,12 +4,18 @@ A shown answer is kept so that its buttons keep working: "[n]" opens passage n, 
 restores the answer, a vote is stored with the question, the answer and its citations.
 Recent answers are also held in memory, so a failing disk (full, read-only) costs the
 record, never the conversation: write failures are logged and the bot carries on.
+
+The file holds chats' questions, so it is kept small and private: answers that were voted on
+stay, of the others only the `keep_answers` most recent (older ones are pruned as new ones
+are added), and the file (with any -journal, -wal or -shm beside it) is readable by its
+owner only (0600).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import sqlite3
 import threading
@@ -81,11 +87,14 @@ class Vote:
 class FeedbackStore:
     """Shown answers and votes: recent answers in memory, everything in SQLite."""
 
-    def __init__(self, path: Path, keep_recent: int = 2_000) -> None:
+    def __init__(self, path: Path, keep_recent: int = 2_000, keep_answers: int = 2_000) -> None:
         self.path = path
-        self._keep_recent = keep_recent
+        self._keep_recent = keep_recent  # answers held in memory
+        self._keep_answers = max(0, keep_answers)  # unvoted answers kept in the file
         self._recent: OrderedDict[str, ShownAnswer] = OrderedDict()
         self._lock = threading.Lock()
+        self._pruned_to = 0  # rows up to this rowid were pruned already (by this process)
+        self._tightened = False  # an existing file's permissions were checked
 
     def keep(self, shown: ShownAnswer) -> bool:
         """Remember a shown answer; False if it could not be written to disk (it is still
@@ -96,7 +105,7 @@ class FeedbackStore:
                 self._recent.popitem(last=False)
         try:
             with self._connect() as db:
-                db.execute(
+                row = db.execute(
                     "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
                     (
                         shown.id,
@@ -106,9 +115,11 @@ class FeedbackStore:
                         shown.answer.follow_up_of,
                         time.time(),
                     ),
-                )
+                ).lastrowid
+                if row is not None:
+                    self._prune(db, row)
             return True
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, UnicodeError) as exc:  # UnicodeError: a lone surrogate
             log.error("could not record the answer %s in %s: %s", shown.id, self.path, exc)
             return False
 
@@ -156,7 +167,7 @@ class FeedbackStore:
                     ),
                 )
             return True
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, UnicodeError) as exc:  # UnicodeError: a lone surrogate
             log.error("could not record a vote on %s in %s: %s", shown.id, self.path, exc)
             return False
 
@@ -178,8 +189,44 @@ class FeedbackStore:
             Vote(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[7]) for r in rows
         ]
 
-    def _connect(self) -> _Transaction:
+    def _prune(self, db: sqlite3.Connection, newest: int) -> None:
+        """Delete the answers nobody voted on that are older than the `keep_answers` newest.
+
+        Rowids grow with each insert, so "older" is a rowid range; only the part of it not
+        pruned before is scanned, which makes each insert's pruning cost a row or two.
+        """
+        cutoff = newest - self._keep_answers
+        if cutoff <= self._pruned_to:
+            return
+        db.execute(
+            "DELETE FROM answers WHERE rowid > ? AND rowid <= ?"
+            " AND NOT EXISTS (SELECT 1 FROM votes WHERE votes.answer_id = answers.id)",
+            (self._pruned_to, cutoff),
+        )
+        self._pruned_to = cutoff
+
+    def _make_private(self) -> None:
+        """Create the file readable by its owner only (SQLite gives its -journal, -wal and
+        -shm files the database file's permissions); tighten a file an earlier version left
+        readable by others, once."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            self._tightened = True
+        except FileExistsError:
+            pass
+        if self._tightened:
+            return
+        self._tightened = True
+        for path in (self.path, *(Path(f"{self.path}{s}") for s in ("-journal", "-wal", "-shm"))):
+            try:
+                if path.exists() and path.stat().st_mode & 0o077:
+                    path.chmod(0o600)
+            except OSError as exc:  # not the owner (e.g. `citebot feedback` as another user)
+                log.warning("could not make %s readable by its owner only: %s", path, exc)
+
+    def _connect(self) -> _Transaction:
+        self._make_private()
         connection = sqlite3.connect(self.path, timeout=5)
         try:
             connection.executescript(_SCHEMA)

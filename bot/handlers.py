@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram import Update
+from telegram import Message, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
@@ -17,6 +17,8 @@ from telegram.ext import ApplicationHandlerStop
 from bot.addressing import addressed_question, command_argument
 from bot.answering import ASK_USAGE, admit, answer_question, press_button
 from bot.delivery import reply_html
+from bot.limits import BudgetVerdict, ReplyBudget
+from bot.links import on_feeds, only_links, receive_links
 from bot.render import esc, render_help, render_sources
 from bot.services import BotContext
 from bot.uploads import receive_document
@@ -28,18 +30,102 @@ APOLOGY = "Sorry, something went wrong while handling that. Please try again in 
 UNAVAILABLE = "The archive is temporarily unavailable, please try again in a minute."
 TEXT_ONLY = "I answer questions sent as text. Send me a question, or /help to see what I know."
 UNKNOWN_COMMAND = "I do not know that command. /help lists what I can do."
+SLOW_DOWN = {
+    "user": "Please slow down: I answer at most {limit} messages a minute from you."
+    " I will answer you again in {seconds} s.",
+    "group": "Please slow down: I answer at most {limit} messages a minute in this group."
+    " I will answer here again in {seconds} s.",
+}
+COMMANDS = ("start", "help", "sources", "ask")  # those `bot.app` routes; keep them in step
 
 
-async def guard(update: object, context: BotContext) -> None:
-    """Stop updates that were already handled or that come from a bot."""
+# Telegram's stand-ins for people who post as their group (anonymous admins) or as a channel.
+GROUP_ANONYMOUS_BOT = 1087968824
+CHANNEL_BOT = 136817688
+
+
+def speaks_for_a_chat(update: Update) -> bool:
+    """Whether a bot sender is Telegram's stand-in for an anonymous group admin or a member
+    posting as a channel: a person, who is answered (never as an admin)."""
+    message, user = update.effective_message, update.effective_user
+    return (
+        message is not None
+        and user is not None
+        and message.sender_chat is not None
+        and not message.is_automatic_forward
+        and user.id in (GROUP_ANONYMOUS_BOT, CHANNEL_BOT)
+    )
+
+
+async def guard(update: object, context: BotContext, budget: ReplyBudget | None = None) -> None:
+    """The gate every update passes before any handler (`bot.app` runs it first): stop
+    updates that were already handled or that come from a bot, and, with a `budget`, those
+    that may get a reply over their sender's or group's budget (admins are not counted);
+    the first of them is told to slow down, the rest are ignored."""
     if not isinstance(update, Update):
         raise ApplicationHandlerStop
     if not context.services.seen_updates.add(update.update_id):
         log.info("update %s arrived twice; handled once", update.update_id)
         raise ApplicationHandlerStop
     user = update.effective_user
-    if user is not None and user.is_bot:
+    if user is not None and user.is_bot and not speaks_for_a_chat(update):
         raise ApplicationHandlerStop
+    if budget is None or not may_reply(update, context.bot.username, context.bot.id):
+        return
+    user_id = user.id if user else None
+    if context.services.access.is_admin(user_id):
+        return
+    chat = update.effective_chat
+    group = chat is not None and chat.type != ChatType.PRIVATE
+    verdict = budget.check(user_id, chat.id if chat else None, group)
+    if verdict.allowed:
+        return
+    if verdict.notify:
+        log.info(
+            "%s: over the %s budget of replies; ignored for a while",
+            _describe(update),
+            verdict.scope,
+        )
+        await _slow_down(update, context, verdict)
+    raise ApplicationHandlerStop
+
+
+def may_reply(update: Update, bot_username: str, bot_id: int) -> bool:
+    """Whether a handler may reply to this update (what the budget of replies counts): a
+    button press, a new message in a private chat, and in a group one of the bot's commands
+    or a message addressed to the bot. Edits, channel posts and group chatter get none."""
+    if update.callback_query is not None:
+        return True
+    message = update.message
+    if message is None:
+        return False
+    if message.chat.type == ChatType.PRIVATE:
+        return True
+    return (
+        _is_our_command(message, bot_username)
+        or addressed_question(message, bot_username, bot_id) is not None
+    )
+
+
+def _is_our_command(message: Message, bot_username: str) -> bool:
+    for entity in message.entities or ():
+        if entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
+            name, _, to = message.parse_entity(entity)[1:].partition("@")
+            return name.lower() in COMMANDS and (not to or to.lower() == bot_username.lower())
+    return False
+
+
+async def _slow_down(update: Update, context: BotContext, verdict: BudgetVerdict) -> None:
+    """Tell the sender once that the bot ignores them for now (a cheap button answer for a
+    button press); a failure to say so is only logged."""
+    text = SLOW_DOWN[verdict.scope].format(limit=verdict.limit, seconds=verdict.retry_after)
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text[:200])
+        elif update.effective_message is not None:
+            await reply_html(context.bot, update.effective_message, esc(text))
+    except TelegramError as exc:
+        log.warning("%s: could not say to slow down: %s", _describe(update), exc)
 
 
 async def on_help(update: Update, context: BotContext) -> None:
@@ -77,9 +163,24 @@ async def on_ask(update: Update, context: BotContext) -> None:
 
 
 async def on_private_text(update: Update, context: BotContext) -> None:
-    """In a private chat every text message is a question."""
-    if update.effective_message and update.effective_message.text:
-        await answer_question(update, context, update.effective_message.text)
+    """In a private chat every text message is a question; an admin's message made only of
+    links adds those pages to the archive."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or not message.text:
+        return
+    urls = only_links(message.text)
+    if urls and user is not None and context.services.access.is_admin(user.id):
+        await receive_links(context, message, urls)
+        return
+    await answer_question(update, context, message.text)
+
+
+async def on_feeds_command(update: Update, context: BotContext) -> None:
+    """/feeds, /feeds add URL, /feeds remove URL (admins)."""
+    message = update.effective_message
+    if message is None or not await admit(update, context):
+        return
+    await on_feeds(context, message, command_argument(message))
 
 
 async def on_group_text(update: Update, context: BotContext) -> None:

@@ -1,5 +1,5 @@
 """How often a user may do things: one sliding-window counter serving the per-user rate limit
-of questions and the per-user quota of LLM calls.
+of questions, the per-user quota of LLM calls and the budget of replies per user and group.
 
 All of it is in-process state driven by an injectable clock, so it is tested without waiting,
 and bounded: idle keys are forgotten, and at most `max_keys` are kept.
@@ -7,6 +7,7 @@ and bounded: idle keys are forgotten, and at most `max_keys` are kept.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -91,7 +92,7 @@ class SlidingWindow:
     def _forget(self, now: float) -> None:
         """Drop keys whose events have all expired (oldest first), and the least recently
         active keys beyond `max_keys`."""
-        for key in list(self._events)[:8]:  # a few at a time keeps each call cheap
+        for key in list(itertools.islice(self._events, 8)):  # a few at a time: each call cheap
             self._recent(key, now)
         while len(self._events) > self._max_keys:
             self._events.popitem(last=False)
@@ -134,6 +135,67 @@ class RateLimiter:
             return Verdict(True)
         wait = self._window.wait(user_id)
         return Verdict(False, wait, notify=self._told.try_take(user_id))
+
+
+@dataclass(frozen=True)
+class BudgetVerdict(Verdict):
+    """`ReplyBudget`'s answer; `scope` says which budget ran out ("user" or "group") and
+    `limit` how big it is."""
+
+    scope: str = "user"
+    limit: int = 0
+
+
+class ReplyBudget:
+    """How many updates that may get a reply (a question, a command, a button, a sticker…)
+    the bot takes in any 60 seconds: at most `per_user` from one user, wherever they are, and
+    at most `per_group` in one group, where no member may take more than a quarter of it
+    (Telegram delivers only 20 messages a minute to a group, shared by all its members).
+    0 = unlimited.
+
+    Over a budget the sender is told once per window (`notify`) and the rest is ignored, so a
+    flood of messages never becomes a flood of replies waiting in the flood limiter.
+    """
+
+    WINDOW = 60.0
+
+    def __init__(
+        self,
+        per_user: int,
+        per_group: int,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+    ) -> None:
+        self.per_user = per_user
+        self.per_group = per_group
+        self.per_member = max(1, per_group // 4)
+        self._users = SlidingWindow(per_user, self.WINDOW, clock, max_keys)
+        self._members = SlidingWindow(self.per_member, self.WINDOW, clock, max_keys)
+        self._groups = SlidingWindow(per_group, self.WINDOW, clock, max_keys)
+        self._told = SlidingWindow(1, self.WINDOW, clock, max_keys)
+
+    def check(self, user_id: int | None, chat_id: int | None, group: bool) -> BudgetVerdict:
+        """Count one update of this user in this chat if every budget it falls under allows
+        it; nothing is counted when one does not."""
+        windows: list[tuple[str, SlidingWindow, Hashable]] = []
+        if self.per_user > 0 and user_id is not None:
+            windows.append(("user", self._users, user_id))
+        if group and self.per_group > 0 and chat_id is not None:
+            if user_id is not None:
+                windows.append(("user", self._members, (chat_id, user_id)))
+            windows.append(("group", self._groups, chat_id))
+        for scope, window, key in windows:
+            if window.remaining(key) == 0:
+                return BudgetVerdict(
+                    False,
+                    window.wait(key),
+                    notify=self._told.try_take((scope, key)),
+                    scope=scope,
+                    limit=window.limit,
+                )
+        for _, window, key in windows:
+            window.take(key)
+        return BudgetVerdict(True)
 
 
 class LLMQuota:

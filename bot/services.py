@@ -57,7 +57,9 @@ class Services:
             ),
             rate_limiter=RateLimiter(settings.rate_limit_per_minute, clock=clock),
             memory=FollowupMemory(settings.followup_ttl_seconds, clock=clock),
-            feedback=FeedbackStore(settings.feedback_path),
+            feedback=FeedbackStore(
+                settings.feedback_path, keep_answers=settings.feedback_keep_answers
+            ),
             refused=OncePer(REFUSAL_REPEAT_SECONDS, clock=clock),
             quota=LLMQuota(settings.llm_calls_per_hour, clock=clock),
             timing=timing or Timing(),

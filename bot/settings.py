@@ -24,7 +24,15 @@ class Settings(RetrievalSettings):
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()  # empty = every chat
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     rate_limit_per_minute: int = Field(default=10, ge=0)  # questions per user; 0 = unlimited
+    # Updates that may get a reply (questions, commands, buttons, stickers…) per minute, per
+    # user and per group (one member at most a quarter of it); over it, one "slow down"
+    # notice, then silence. 0 = unlimited; admins are not counted.
+    replies_per_user_per_minute: int = Field(default=20, ge=0)
+    replies_per_group_per_minute: int = Field(default=20, ge=0)
     feedback_db: Path | None = None  # default: DATA_DIR/feedback.sqlite3
+    # Answers nobody voted on that the feedback file keeps (the most recent; older ones are
+    # pruned as new ones come). Voted answers are always kept. 0 = voted answers only.
+    feedback_keep_answers: int = Field(default=2000, ge=0)
     followup_ttl_seconds: int = Field(default=600, ge=0)
     max_upload_mb: float = Field(default=20.0, gt=0)
 

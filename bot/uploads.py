@@ -9,6 +9,7 @@ holding something unreadable; an upload never replaces another file.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import re
@@ -36,6 +37,8 @@ NOT_ADMIN = (
 
 _MB = 1024 * 1024
 _UNSAFE = re.compile(r"[^\w.\- ()]+", re.UNICODE)
+# File systems allow 255 bytes a name; `free_name` may add "-2", "-3", … to it.
+MAX_NAME_BYTES = 255 - len("-9999")
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,21 @@ def check_upload(document: TelegramDocument, max_bytes: int) -> Upload | str:
     return Upload(name, document.file_size)
 
 
-def corpus_name(file_name: str) -> str:
-    """A safe file name for the corpus folder: no folders, no hidden names, no odd bytes."""
+def corpus_name(file_name: str, now: dt.datetime | None = None) -> str:
+    """A safe file name for the corpus folder: no folders, no hidden names, no odd bytes, at
+    most `MAX_NAME_BYTES` bytes of UTF-8 with the suffix kept. A name with a suffix but
+    nothing usable before it (only emoji, say) becomes `upload-<date and time><suffix>`."""
     name = unicodedata.normalize("NFC", file_name).replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE.sub("_", name).strip(" ._")
-    stem, suffix = os.path.splitext(name)
-    return f"{stem[:120]}{suffix[:10]}" if stem else ""
+    stem, suffix = os.path.splitext(name.strip())
+    suffix = _UNSAFE.sub("_", suffix)[:10].rstrip(" .")
+    stem = _UNSAFE.sub("_", stem).lstrip(" ._").rstrip(" .")[:120]
+    if not stem.strip("_ ()-"):
+        if not suffix:
+            return ""
+        stem = f"upload-{(now or dt.datetime.now(dt.UTC)):%Y-%m-%d-%H%M%S}"
+    room = MAX_NAME_BYTES - len(suffix.encode())
+    stem = stem.encode()[:room].decode(errors="ignore").rstrip(" .")
+    return f"{stem}{suffix}"
 
 
 def add_to_archive(archive: Archive, downloaded: Path, folder: Path, name: str) -> str:

@@ -2,8 +2,10 @@
 
 A request must carry the secret token given to `setWebhook` in the
 `X-Telegram-Bot-Api-Secret-Token` header; it is compared in constant time, and a missing
-or wrong token gets 403 without a hint. Accepted updates go onto the application's update
-queue, exactly where polling puts them.
+or wrong token gets 403 without a hint. A body over 1 MB gets 413, one not received within
+`BODY_TIMEOUT` seconds 408 (a slowly trickled body does not hold a connection open), one that
+is not an update 400. Accepted updates go onto the application's update queue, exactly where
+polling puts them.
 
 PTB has a webhook server of its own, but it compares the token with `!=` and logs a wrong
 token; this one is small enough to own.
@@ -11,7 +13,9 @@ token; this one is small enough to own.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import json
 import logging
 from typing import Any
 
@@ -23,6 +27,7 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY_BYTES = 1024 * 1024
+BODY_TIMEOUT = 10.0  # seconds to receive a request's body, once its headers are in
 
 
 class WebhookServer:
@@ -35,6 +40,7 @@ class WebhookServer:
         listen: str,
         port: int,
         path: str = "/",
+        body_timeout: float = BODY_TIMEOUT,
     ) -> None:
         if not secret:
             raise ValueError("a webhook needs a secret token")
@@ -43,13 +49,16 @@ class WebhookServer:
         self.listen = listen
         self.port = port
         self.path = path if path.startswith("/") else f"/{path}"
+        self.body_timeout = body_timeout
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         """Start listening; `port` is then the bound port (useful when 0 was asked for)."""
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_post(self.path, self._receive)
-        runner = web.AppRunner(app, access_log=None)
+        # No lingering: a request answered before its body was read in full (403, 408, 413)
+        # has its connection closed at once, not read from for another 10 seconds.
+        runner = web.AppRunner(app, access_log=None, lingering_time=0)
         await runner.setup()
         site = web.TCPSite(runner, self.listen, self.port)
         try:
@@ -75,7 +84,15 @@ class WebhookServer:
             log.warning("webhook request from %s without the right secret token", request.remote)
             return web.Response(status=403, text="forbidden")
         try:
-            data = await request.json()
+            body = await asyncio.wait_for(request.read(), self.body_timeout)
+        except web.HTTPRequestEntityTooLarge:
+            log.warning("webhook request from %s over %s bytes", request.remote, MAX_BODY_BYTES)
+            return web.Response(status=413, text="request body too large")
+        except TimeoutError:
+            log.warning("webhook request from %s sent its body too slowly", request.remote)
+            return web.Response(status=408, text="request body not received in time")
+        try:
+            data = json.loads(body)
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("not an update")
             update = Update.de_json(data, self._application.bot)

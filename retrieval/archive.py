@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,8 +30,11 @@ from retrieval.index.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.index.lexical import DocumentInfo, LexicalIndex
 from retrieval.index.snapshots import IndexState, discard_index_files
 from retrieval.index.store import ChromaStore, Store
+from retrieval.ingest.feeds import PollReport
+from retrieval.ingest.loaders import Limits
 from retrieval.ingest.manifest import Manifest
 from retrieval.ingest.pipeline import Ingestor, IngestReport, Progress
+from retrieval.ingest.web import LinkResult, Web
 from retrieval.search.dated import dated_stages
 from retrieval.search.dates import detect
 from retrieval.search.hybrid import Searcher, SearchParams, Stages
@@ -76,6 +79,7 @@ class Archive:
             (self.params.bm25_k1, self.params.bm25_b),
         )
         self._refreshed_at = time.monotonic()
+        self._web: Web | None = None
         self._weighing = Weighing(
             max_sentences=settings.answer_max_sentences,
             refusal_threshold=settings.refusal_threshold,
@@ -121,34 +125,70 @@ class Archive:
     ) -> IngestReport:
         """Bring the index in line with the files (default: the corpus and uploads folders)."""
         paths = list(paths) if paths else self.settings.source_dirs()
+        # One writer at a time, across processes too (a lock file, and a lease on a Chroma
+        # server): another ingest's batch in flight is never mistaken for orphans here.
         with self._index.writing() as mark:
-            manifest = Manifest(self.settings.manifest_path)
-            try:
-                ingestor = Ingestor(
-                    self._store,
-                    self._embedder,
-                    manifest,
-                    max_chunk_chars=self.settings.chunk_max_chars,
-                    max_file_bytes=int(self.settings.max_file_mb * 1024 * 1024),
-                    batch_chunks=self.settings.ingest_commit_chunks,
-                    source_base=self.settings.corpus_dir.resolve().parent,
-                    before_write=mark,
-                )
-                report = ingestor.run(paths, progress)
-            finally:
-                manifest.close()
-            self._index.publish_if_stale(report.changed_anything)
+            return self._ingest(paths, progress, mark)
+
+    def _ingest(
+        self, paths: Sequence[Path], progress: Progress | None, mark: Callable[[], None]
+    ) -> IngestReport:
+        """The ingest itself; the caller holds the write lock."""
+        settings = self.settings
+        manifest = Manifest(settings.manifest_path)
+        try:
+            ingestor = Ingestor(
+                self._store,
+                self._embedder,
+                manifest,
+                max_chunk_chars=settings.chunk_max_chars,
+                max_file_bytes=int(settings.max_file_mb * 1024 * 1024),
+                batch_chunks=settings.ingest_commit_chunks,
+                source_base=settings.corpus_dir.resolve().parent,
+                before_write=mark,
+                limits=Limits.from_settings(settings),
+                max_chunks=settings.max_chunks_per_document,
+            )
+            report = ingestor.run(paths, progress)
+        finally:
+            manifest.close()
+        self._index.publish_if_stale(report.changed_anything)
         return report
 
     def rebuild(self, progress: Progress | None = None) -> IngestReport:
         """Start over: drop the manifest and the lexical snapshots, re-ingest the sources.
 
         Without a manifest every chunk in the store is an orphan, so the ingest deletes them
-        all before writing the sources again: no duplicates, nothing stale.
+        all before writing the sources again: no duplicates, nothing stale. The write lock is
+        held throughout, so no other ingest runs between the two.
         """
-        with self._index.writing():
-            discard_index_files(self.settings, vector_store=False)
-        return self.ingest(None, progress)
+        with self._index.writing() as mark:
+            discard_index_files(self.settings, vector_store=False, locked=True)
+            return self._ingest(self.settings.source_dirs(), progress, mark)
+
+    # -- the web: links and feeds ---------------------------------------------------------------
+
+    @property
+    def web(self) -> Web:
+        """The fetcher and feed subscriptions (opened on first use)."""
+        if self._web is None:
+            self._web = Web(self.settings)
+        return self._web
+
+    def add_links(self, urls: Sequence[str]) -> tuple[list[LinkResult], IngestReport]:
+        """Fetch web pages and ingest them; a page already here (same canonical URL) is
+        updated in place."""
+        results = self.web.fetch_links(urls)
+        fetched = [r.path for r in results if r.path is not None]
+        return results, self.ingest(fetched) if fetched else IngestReport()
+
+    def poll_feeds(self, every_feed: bool = False) -> tuple[PollReport, IngestReport]:
+        """One round over the feeds, then the pages folder ingested (new, changed and removed
+        articles) if anything changed."""
+        report = self.web.poll(every_feed)
+        if not report.changed_files:
+            return report, IngestReport()
+        return report, self.ingest([self.settings.pages_dir])
 
     def refresh(self) -> bool:
         """Reload the lexical index if another process changed the store; True if it did."""
@@ -156,9 +196,9 @@ class Archive:
         return self._index.refresh()
 
     def _refresh_if_due(self) -> None:
-        """In server mode, look for another process's changes every `index_refresh_seconds`."""
-        if not self.settings.chroma_is_remote:
-            return
+        """Look for another process's changes (an ingest job, `citebot ingest`) every
+        `index_refresh_seconds`: the generation token in the collection's metadata is read
+        afresh by embedded Chroma too, and a changed one reloads both sides of the index."""
         if time.monotonic() - self._refreshed_at >= self.settings.index_refresh_seconds:
             self.refresh()
 
@@ -166,7 +206,9 @@ class Archive:
 
     def check_question(self, question: str) -> str:
         """The question, cleaned; InvalidQuestion with a reason a user can act on if it is unfit."""
-        cleaned = " ".join((question or "").split())
+        # A lone surrogate (from a chat client or undecodable command-line bytes) becomes U+FFFD.
+        text = (question or "").encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        cleaned = " ".join(text.split())
         if not cleaned:
             raise InvalidQuestion("Please ask a question in words.")
         limit = self.settings.max_question_chars

@@ -32,6 +32,10 @@ class IndexUnavailable(CitebotError):
     """The vector store did not answer."""
 
 
+class IndexBusy(IndexUnavailable):
+    """Another process is writing to the archive and did not finish in time."""
+
+
 class IndexCorrupt(CitebotError):
     """A file of the index is damaged."""
 

@@ -2,21 +2,56 @@
 
 The Telegram layer extends this class (`bot.settings.Settings`); nothing else reads the
 environment. Every field is mirrored, with a comment, in `.env.example`.
+
+Which `.env`: the file the environment variable CITEBOT_ENV_FILE names, else the `.env` of
+the project (the checkout holding pyproject.toml that citebot runs from), else none; never
+one in the current directory, where anyone who can write a file could plant settings (a
+Bot API address that collects the token, say). `env_file()` decides; `citebot` passes its
+choice as `_env_file`.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+ENV_FILE_VARIABLE = "CITEBOT_ENV_FILE"
+
+
+def project_dir() -> Path | None:
+    """The checkout citebot runs from (the folder holding pyproject.toml above this package);
+    None for an installed package."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def env_file() -> Path | None:
+    """The `.env` file to read: the one CITEBOT_ENV_FILE names (whether or not it exists; set
+    but empty = none), else the project's `.env` if there is one, else None."""
+    named = os.environ.get(ENV_FILE_VARIABLE)
+    if named is not None:
+        return Path(named).expanduser() if named.strip() else None
+    root = project_dir()
+    if root is None or not (root / ".env").is_file():
+        return None
+    return root / ".env"
+
+
+def _project_env() -> Path | None:
+    root = project_dir()
+    return root / ".env" if root is not None else None
+
 
 class RetrievalSettings(BaseSettings):
     """Where the archive lives, how it is embedded, searched and answered."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    # Created without `_env_file`, settings read the project's .env (never the current
+    # directory's); `citebot` passes `_env_file=env_file()`, which honours CITEBOT_ENV_FILE.
+    model_config = SettingsConfigDict(env_file=_project_env(), extra="ignore", case_sensitive=False)
 
     corpus_dir: Path = Path("corpus")
     data_dir: Path = Path("data")
@@ -27,6 +62,23 @@ class RetrievalSettings(BaseSettings):
     embedding_device: str = "cpu"
     # Chunks embedded and committed together: larger batches pad less, smaller lose less on a crash.
     ingest_commit_chunks: int = Field(default=2048, ge=1)
+    # Seconds a second writer (another `citebot ingest`, an admin upload) waits for the one
+    # writing to the same archive to finish before giving up with an error.
+    ingest_lock_timeout: float = Field(default=600.0, ge=0)
+    # Server mode: seconds a writer's lease in the collection's metadata lasts unless renewed
+    # (it is renewed every third of that while it writes); a killed writer blocks no longer.
+    ingest_lease_seconds: float = Field(default=60.0, ge=1)
+    # Longest document text accepted, in characters (a bigger one is refused with a reason).
+    max_document_chars: int = Field(default=5_000_000, ge=1000)
+    # Most passages one document may make.
+    max_chunks_per_document: int = Field(default=10_000, ge=1)
+    # Largest total a .docx (a zip) may inflate to, in MB, checked before anything is inflated.
+    max_inflated_mb: float = Field(default=100.0, gt=0)
+    # Largest inflated/compressed ratio of a .docx part over 1 MB (decompression bombs reach
+    # hundreds or a thousand; real documents stay well under 100).
+    max_compression_ratio: float = Field(default=100.0, ge=2)
+    # Most pages read from one PDF.
+    max_pdf_pages: int = Field(default=10_000, ge=1)
 
     chroma_host: str = ""
     chroma_port: int = 8000
@@ -59,6 +111,14 @@ class RetrievalSettings(BaseSettings):
     llm_context_tokens: int = Field(default=3000, ge=256)
     llm_calls_per_hour: int = Field(default=30, ge=0)
 
+    # Web pages and feeds (`citebot ingest URL`, `citebot feeds`, the bot's /feeds).
+    # Host names or addresses that may be fetched although they are private or loopback
+    # (comma-separated); by default only public addresses are fetched (no SSRF).
+    fetch_allow_hosts: str = ""
+    fetch_timeout: float = Field(default=15.0, gt=0)  # seconds per network wait
+    fetch_max_mb: float = Field(default=5.0, gt=0)  # largest page or feed fetched
+    feed_poll_minutes: float = Field(default=30.0, ge=0)  # `citebot serve` polls feeds; 0 = never
+
     @property
     def chroma_is_remote(self) -> bool:
         return bool(self.chroma_host)
@@ -85,6 +145,17 @@ class RetrievalSettings(BaseSettings):
         """Documents added through the bot, ingested beside the corpus folder."""
         return self.data_dir / "uploads"
 
+    @property
+    def pages_dir(self) -> Path:
+        """Web pages fetched from links and feeds, kept as files (a rebuild refetches nothing)."""
+        return self.data_dir / "pages"
+
+    @property
+    def feeds_path(self) -> Path:
+        """Feed subscriptions and their state."""
+        return self.data_dir / "feeds.sqlite3"
+
     def source_dirs(self) -> list[Path]:
         """The folders an ingest without arguments brings the index in line with."""
-        return [self.corpus_dir, *(d for d in (self.uploads_dir,) if d.is_dir())]
+        extra = (self.uploads_dir, self.pages_dir)
+        return [self.corpus_dir, *(d for d in extra if d.is_dir())]

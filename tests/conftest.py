@@ -21,6 +21,12 @@ EVAL_DIR = ROOT.parent / "shared" / "eval"
 CROCUS_QUESTION = "Who warned Russia that Crocus City Hall was a potential target?"
 
 
+@pytest.fixture(autouse=True)
+def no_env_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads a developer's `.env` (the checkout's, which `citebot` would read)."""
+    monkeypatch.setenv("CITEBOT_ENV_FILE", "")
+
+
 @pytest.fixture
 def llm_server() -> Iterator[FakeLLMServer]:
     """An OpenAI/Ollama-compatible server on 127.0.0.1 that replies as each test scripts."""

@@ -32,7 +32,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from retrieval.text import STOPWORDS, terms
+from retrieval.text import MONTHS, STOPWORDS, terms
 
 
 class AnswerType(StrEnum):
@@ -84,27 +84,6 @@ class QuestionAnalysis:
 # Word lists
 # ---------------------------------------------------------------------------------------------
 
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}
 WEEKDAYS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs "
     "fri sat sun".split()
@@ -1309,8 +1288,13 @@ _FUTURE_RE = re.compile(
 
 
 def speculates(sentence: str, question: str) -> bool:
-    """Whether a question about the past meets a sentence about expectations or plans."""
-    return bool(_PAST_QUESTION_RE.search(question)) and bool(_FUTURE_RE.search(sentence))
+    """Whether a question about the past meets a sentence about expectations or plans (one
+    that also states the question's own past verb, "announced that … will", reports a fact)."""
+    asked = {m.group().lower() for m in _PAST_QUESTION_RE.finditer(question)}
+    if not asked or not _FUTURE_RE.search(sentence):
+        return False
+    said = {m.group().lower() for m in _PAST_QUESTION_RE.finditer(sentence)}
+    return not (asked - {"did", "was", "were", "had"}) & said
 
 
 def contradicts(sentence: str, question: str) -> bool:

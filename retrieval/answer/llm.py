@@ -88,6 +88,8 @@ class _Assembler:
         self.claims = 0
         self.dropped: list[Verdict] = []
         self.unknown: set[int] = set()
+        self.repeats = 0  # sentences the model wrote again (small models loop): ignored
+        self._seen: set[str] = set()
 
     @property
     def kept(self) -> int:
@@ -98,7 +100,13 @@ class _Assembler:
         return " ".join(self._parts)
 
     def add(self, verdict: Verdict) -> bool:
-        """Take one checked sentence; True if it joined the answer."""
+        """Take one checked sentence; True if it joined the answer. A sentence the model
+        already wrote is ignored: neither a second claim nor a second copy in the answer."""
+        key = " ".join(verdict.sentence.lower().split())
+        if verdict.claim and key in self._seen:
+            self.repeats += 1
+            return False
+        self._seen.add(key)
         self.unknown.update(verdict.unknown)
         if verdict.claim:
             self.claims += 1
@@ -120,6 +128,8 @@ class _Assembler:
         notes = [f"llm: kept {self.kept} of {self.claims} sentences"]
         if self.unknown:
             notes.append(f"llm: removed citations of passages never given {sorted(self.unknown)}")
+        if self.repeats:
+            notes.append(f"llm: ignored {self.repeats} repeated sentences")
         notes += [f"llm: dropped {_clip(v.sentence)!r}: {v.reason}" for v in self.dropped]
         return tuple(notes)
 

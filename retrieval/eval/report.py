@@ -11,6 +11,7 @@ from retrieval.eval.run import (
     RefusalReport,
     Squad2Report,
     SquadReport,
+    ThresholdPoint,
 )
 
 Report = BeirReport | SquadReport | RefusalReport | Squad2Report
@@ -90,19 +91,25 @@ def _squad(report: SquadReport) -> str:
     return "\n".join(lines)
 
 
+def _curve(curve: tuple[ThresholdPoint, ...], threshold: float) -> list[str]:
+    """The refusal curve as a table, the configured threshold marked."""
+    lines = [f"{'threshold':>9}  {'refuses unanswerable':>20}  {'answers answerable':>18}"]
+    for point in curve:
+        mark = "  ← REFUSAL_THRESHOLD" if abs(point.threshold - threshold) < 1e-9 else ""
+        lines.append(
+            f"{point.threshold:>9.2f}  {point.refused_unanswerable:>20.4f}"
+            f"  {point.answered_answerable:>18.4f}{mark}"
+        )
+    return lines
+
+
 def _refusal(report: RefusalReport) -> str:
     lines = [
         f"{report.data_set}: {report.documents:,} paragraphs indexed;"
         f" {report.answerable:,} answerable and {report.unanswerable:,} unanswerable questions",
         "",
-        f"{'threshold':>9}  {'refuses unanswerable':>20}  {'answers answerable':>18}",
+        *_curve(report.curve, report.threshold),
     ]
-    for point in report.curve:
-        mark = "  ← REFUSAL_THRESHOLD" if abs(point.threshold - report.threshold) < 1e-9 else ""
-        lines.append(
-            f"{point.threshold:>9.2f}  {point.refused_unanswerable:>20.4f}"
-            f"  {point.answered_answerable:>18.4f}{mark}"
-        )
     lines += [
         "",
         f"at REFUSAL_THRESHOLD={report.threshold:g}: refuses {report.refused_unanswerable:.4f}"
@@ -118,14 +125,8 @@ def _squad2(report: Squad2Report) -> str:
         f" {report.answerable:,} answerable and {report.unanswerable:,} unanswerable questions"
         " (every paragraph indexed: the topic is there, the answer may not be)",
         "",
-        f"{'threshold':>9}  {'refuses unanswerable':>20}  {'answers answerable':>18}",
+        *_curve(report.curve, report.threshold),
     ]
-    for point in report.curve:
-        mark = "  ← REFUSAL_THRESHOLD" if abs(point.threshold - report.threshold) < 1e-9 else ""
-        lines.append(
-            f"{point.threshold:>9.2f}  {point.refused_unanswerable:>20.4f}"
-            f"  {point.answered_answerable:>18.4f}{mark}"
-        )
     lines += [
         "",
         f"at REFUSAL_THRESHOLD={report.threshold:g}: refuses {report.refused_unanswerable:.4f}"

@@ -50,6 +50,18 @@ class Store(Protocol):
 
     def set_generation(self, token: str) -> None: ...
 
+    def lease(self) -> str:
+        """The write lease recorded with the store ('' when none): how writers on different
+        hosts, sharing no lock file, take turns."""
+        ...
+
+    def set_lease(self, lease: str) -> None: ...
+
+    def reopen(self) -> None:
+        """Read the store afresh after another process changed it (a no-op where reads are
+        always fresh)."""
+        ...
+
 
 def to_metadata(chunk: Chunk) -> dict[str, str | int]:
     meta: dict[str, str | int] = {
@@ -90,7 +102,8 @@ def from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
 
 def _unavailable_on_failure(method: F) -> F:
     """In remote mode, a failed server call becomes IndexUnavailable and drops the connection,
-    so that the next call reconnects (the server may have restarted, or lost the collection)."""
+    so that the next call reconnects (the server may have restarted, or lost the collection).
+    A panic of chromadb's Rust core on damaged data becomes IndexCorrupt, in either mode."""
 
     @functools.wraps(method)
     def wrapper(self: ChromaStore, *args: Any, **kwargs: Any) -> Any:
@@ -104,8 +117,19 @@ def _unavailable_on_failure(method: F) -> F:
             log.warning("Chroma server call %s failed: %s", method.__name__, exc)
             self._collection = None
             raise IndexUnavailable(self._unavailable_message(exc)) from exc
+        except BaseException as exc:
+            if not is_panic(exc):
+                raise
+            log.error("chromadb panicked in %s: %s", method.__name__, exc)
+            raise IndexCorrupt(self._corrupt_message(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def is_panic(exc: BaseException) -> bool:
+    """A Rust panic surfacing through pyo3 (`pyo3_runtime.PanicException`): a BaseException,
+    not an Exception, and not importable under a stable name, so it is known by its name."""
+    return any(cls.__name__ == "PanicException" for cls in type(exc).__mro__)
 
 
 def _is_server_failure(exc: Exception) -> bool:
@@ -151,11 +175,14 @@ class ChromaStore:
 
     def __init__(self, settings: RetrievalSettings) -> None:
         self.remote = settings.chroma_is_remote
+        self.settings = settings  # also where the write lock lives (IndexState.writing)
         self._settings = settings
         self._collection_name = settings.chroma_collection
         self._client: Any = None
         self._collection: Any = None
         self._connect_lock = threading.Lock()
+        # Chroma replaces a collection's metadata as a whole: changes are merged under this.
+        self._metadata_lock = threading.Lock()
         self._connected()
 
     def _connected(self) -> Any:
@@ -192,6 +219,10 @@ class ChromaStore:
                     f"the vector store in {folder} cannot be opened ({exc});"
                     " run `citebot ingest --rebuild` to rebuild it from the corpus"
                 ) from exc
+            except BaseException as exc:  # a panic of chromadb's Rust core on damaged data
+                if not is_panic(exc):
+                    raise
+                raise IndexCorrupt(self._corrupt_message(exc)) from exc
         try:
             if self._client is None:
                 headers = (
@@ -217,6 +248,25 @@ class ChromaStore:
             if not _is_server_failure(exc):
                 raise
             raise IndexUnavailable(self._unavailable_message(exc)) from exc
+        except BaseException as exc:
+            if not is_panic(exc):
+                raise
+            raise IndexCorrupt(self._corrupt_message(exc)) from exc
+
+    def _corrupt_message(self, exc: BaseException) -> str:
+        detail = (str(exc).strip().splitlines() or ["a panic"])[0][:300]
+        if self.remote:
+            where = (
+                f"the Chroma server at {self._settings.chroma_host}:{self._settings.chroma_port}"
+            )
+            return (
+                f"the vector store ({where}) failed on damaged data ({detail});"
+                " check the server, then run `citebot ingest --rebuild`"
+            )
+        return (
+            f"the vector store in {self._settings.chroma_dir} is damaged ({detail});"
+            " run `citebot ingest --rebuild` to rebuild it from the corpus"
+        )
 
     def _unavailable_message(self, exc: Exception) -> str:
         where = f"{self._settings.chroma_host}:{self._settings.chroma_port}"
@@ -324,12 +374,58 @@ class ChromaStore:
 
     @_unavailable_on_failure
     def generation(self) -> str:
-        meta = self._client.get_collection(self._connected().name, embedding_function=None).metadata
-        return str((meta or {}).get("generation", ""))
+        return str(self._metadata().get("generation", ""))
 
     @_unavailable_on_failure
     def set_generation(self, token: str) -> None:
-        self._connected().modify(metadata={"generation": token})
+        self._update_metadata(generation=token)
+
+    @_unavailable_on_failure
+    def lease(self) -> str:
+        return str(self._metadata().get("lease", ""))
+
+    @_unavailable_on_failure
+    def set_lease(self, lease: str) -> None:
+        self._update_metadata(lease=lease)
+
+    def _metadata(self) -> dict[str, Any]:
+        """The collection's metadata as stored now (read afresh: another process may have
+        changed it; embedded Chroma in another process sees such changes too)."""
+        name = self._connected().name
+        return dict(self._client.get_collection(name, embedding_function=None).metadata or {})
+
+    def _update_metadata(self, **changes: str) -> None:
+        """Change some keys of the collection's metadata and keep the others (Chroma's
+        `modify` replaces the whole mapping)."""
+        with self._metadata_lock:
+            metadata = self._metadata()
+            metadata.update(changes)
+            self._connected().modify(metadata=metadata)
+
+    def reopen(self) -> None:
+        """Embedded mode: drop what this process's Chroma holds in memory (its vector index),
+        so that vectors another process added or deleted are searched too. chromadb applies
+        other processes' writes to its in-memory index only when this process writes; new
+        bindings read the index and the write log from disk again. One reader thread at a
+        time; questions in flight finish on the old bindings."""
+        if self.remote or self._client is None:
+            return
+        server = getattr(self._client, "_server", None)
+        if server is None or not hasattr(server, "bindings") or not hasattr(server, "start"):
+            log.debug("this chromadb cannot be reopened in place; vectors may be stale")
+            return
+        try:
+            with self._connect_lock:
+                server.start()  # new Rust bindings over the same files
+        except Exception as exc:
+            raise IndexCorrupt(
+                f"the vector store in {self._settings.chroma_dir} cannot be reopened ({exc});"
+                " run `citebot ingest --rebuild` to rebuild it from the corpus"
+            ) from exc
+        except BaseException as exc:
+            if not is_panic(exc):
+                raise
+            raise IndexCorrupt(self._corrupt_message(exc)) from exc
 
 
 def _set_timeout(client: Any, seconds: float) -> None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from retrieval.errors import LoadError, UnsupportedFile
+from retrieval.settings import RetrievalSettings
 from retrieval.types import Document
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
@@ -22,6 +25,31 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", r
 _DATE_LINE = re.compile(r"\A\s*date[:\s]\s*(\d{4}-\d{2}-\d{2})\b[ \t]*\r?\n?", re.IGNORECASE)
 _NAME_DATE = re.compile(r"(\d{4})[-_.](\d{2})[-_.](\d{2})")
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one document may cost to read: caps against decompression bombs and absurd files.
+    Each is checked as early as it can be, so a refused file costs little time or memory."""
+
+    max_chars: int = 5_000_000  # characters of extracted text (MAX_DOCUMENT_CHARS)
+    max_inflated_bytes: int = 100 * _MB  # sum of a zip's parts, inflated (MAX_INFLATED_MB)
+    max_ratio: float = 100.0  # inflated/compressed, for a zip part over 1 MB
+    max_members: int = 10_000  # parts in a zip
+    max_pages: int = 10_000  # pages of a PDF (MAX_PDF_PAGES)
+
+    @classmethod
+    def from_settings(cls, settings: RetrievalSettings) -> Limits:
+        return cls(
+            max_chars=settings.max_document_chars,
+            max_inflated_bytes=int(settings.max_inflated_mb * _MB),
+            max_ratio=settings.max_compression_ratio,
+            max_pages=settings.max_pdf_pages,
+        )
+
+
+DEFAULT_LIMITS = Limits()
 
 
 def document_id(source: str) -> str:
@@ -40,9 +68,14 @@ def parse_date(value: str) -> date | None:
         return None
 
 
-def load(path: Path, source: str | None = None, max_bytes: int = 50 * 1024 * 1024) -> Document:
+def load(
+    path: Path,
+    source: str | None = None,
+    max_bytes: int = 50 * 1024 * 1024,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Document:
     """Read one file into a Document; raises LoadError with the reason when it cannot."""
-    return parse(read(path, max_bytes), path, source)
+    return parse(read(path, max_bytes), path, source, limits)
 
 
 def read(path: Path, max_bytes: int = 50 * 1024 * 1024) -> bytes:
@@ -64,17 +97,20 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def parse(data: bytes, path: Path, source: str | None = None) -> Document:
+def parse(
+    data: bytes, path: Path, source: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Document:
     """A Document from a file's bytes; `source` is how citations name it (default: file name)."""
     parser = _PARSERS.get(path.suffix.lower())
     if parser is None:
         raise UnsupportedFile(f"unsupported file type {path.suffix.lower() or '(none)'}")
     if not data.strip():
         raise LoadError("file is empty")
-    text, meta = parser(data)
+    text, meta = parser(data, limits)
     text = text.strip("\ufeff")
     if not text.strip():
         raise LoadError("no text could be extracted")
+    check_length(len(text), limits)
     name_title, name_date = _from_file_name(path)
     return Document(
         id=document_id(str(path.resolve())),
@@ -86,6 +122,47 @@ def parse(data: bytes, path: Path, source: str | None = None) -> Document:
         url=meta.get("url") or None,
         pages=tuple(meta.get("pages", ())),
     )
+
+
+def check_length(chars: int, limits: Limits) -> None:
+    """LoadError if a document's text is longer than the cap."""
+    if chars > limits.max_chars:
+        raise LoadError(
+            f"document too long: {chars:,} characters of text"
+            f" (limit MAX_DOCUMENT_CHARS={limits.max_chars:,})"
+        )
+
+
+def check_zip(data: bytes, kind: str, limits: Limits) -> None:
+    """Refuse a zip-based file (docx) that would inflate to too much, from the sizes its
+    directory declares, before anything is inflated (zipfile never inflates a part beyond its
+    declared size: a part that lies fails its CRC check instead)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+        raise LoadError(f"corrupt or unreadable {kind}: {exc}") from exc
+    if len(members) > limits.max_members:
+        raise LoadError(
+            f"{kind} has {len(members):,} parts (limit {limits.max_members:,}):"
+            " refused as a possible decompression bomb"
+        )
+    inflated = sum(m.file_size for m in members)
+    if inflated > limits.max_inflated_bytes:
+        raise LoadError(
+            f"{kind} inflates to {inflated / _MB:,.0f} MB"
+            f" (limit MAX_INFLATED_MB={limits.max_inflated_bytes / _MB:,.0f}):"
+            " refused as a possible decompression bomb"
+        )
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > _MB and ratio > limits.max_ratio:
+            raise LoadError(
+                f"{kind} part {member.filename} inflates {ratio:,.0f} times"
+                f" ({member.compress_size / 1024:,.0f} KB to {member.file_size / _MB:,.0f} MB;"
+                f" limit MAX_COMPRESSION_RATIO={limits.max_ratio:,.0f}):"
+                " refused as a possible decompression bomb"
+            )
 
 
 def decode(data: bytes) -> str:
@@ -103,7 +180,7 @@ def decode(data: bytes) -> str:
     return text
 
 
-def _plain(data: bytes) -> tuple[str, dict]:
+def _plain(data: bytes, limits: Limits) -> tuple[str, dict]:
     text = decode(data).replace("\r\n", "\n")
     meta: dict = {}
     front = _FRONT_MATTER.match(text)
@@ -143,7 +220,7 @@ def _first_sentence(line: str) -> str:
     return first if len(first) <= 200 else ""
 
 
-def _html(data: bytes) -> tuple[str, dict]:
+def _html(data: bytes, limits: Limits) -> tuple[str, dict]:
     import trafilatura
 
     html = decode(data)
@@ -160,7 +237,7 @@ def _html(data: bytes) -> tuple[str, dict]:
     return text, meta
 
 
-def _pdf(data: bytes) -> tuple[str, dict]:
+def _pdf(data: bytes, limits: Limits) -> tuple[str, dict]:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
@@ -168,16 +245,28 @@ def _pdf(data: bytes) -> tuple[str, dict]:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise LoadError("PDF is encrypted")
+        declared = _declared_pages(reader)
+        if declared > limits.max_pages:
+            raise LoadError(
+                f"PDF has {declared:,} pages (limit MAX_PDF_PAGES={limits.max_pages:,})"
+            )
         parts: list[str] = []
         pages: list[tuple[int, int]] = []
         offset = 0
         for number, page in enumerate(reader.pages, start=1):
+            if number > limits.max_pages:
+                raise LoadError(f"PDF has over {limits.max_pages:,} pages (limit MAX_PDF_PAGES)")
             page_text = (page.extract_text() or "").strip()
             if not page_text:
                 continue
             pages.append((offset, number))
             parts.append(page_text)
             offset += len(page_text) + 2
+            if offset > limits.max_chars:  # stop reading: the rest cannot be kept anyway
+                raise LoadError(
+                    f"document too long: over {limits.max_chars:,} characters of text by page"
+                    f" {number:,} (limit MAX_DOCUMENT_CHARS={limits.max_chars:,})"
+                )
         info: dict = dict(reader.metadata or {})
         meta: dict = {"pages": pages}
         title = str(info.get("/Title") or "").strip()
@@ -193,11 +282,19 @@ def _pdf(data: bytes) -> tuple[str, dict]:
     return "\n\n".join(parts), meta
 
 
-def _docx(data: bytes) -> tuple[str, dict]:
-    import zipfile
+def _declared_pages(reader: object) -> int:
+    """The page count a PDF's page tree declares (read without building the page list)."""
+    try:
+        count = reader.trailer["/Root"]["/Pages"]["/Count"]  # type: ignore[attr-defined]
+        return int(count)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return 0
 
+
+def _docx(data: bytes, limits: Limits) -> tuple[str, dict]:
     import docx
 
+    check_zip(data, "DOCX", limits)
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
@@ -225,7 +322,7 @@ def _from_file_name(path: Path) -> tuple[str, date | None]:
     return (title[:1].upper() + title[1:]) if title else path.name, found
 
 
-_PARSERS: dict[str, Callable[[bytes], tuple[str, dict]]] = {
+_PARSERS: dict[str, Callable[[bytes, Limits], tuple[str, dict]]] = {
     ".txt": _plain,
     ".md": _plain,
     ".markdown": _plain,

@@ -40,7 +40,8 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # unsupported types
+    # unsupported types, symbolic links out of the folder: (file, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     titles: dict[str, str] = field(default_factory=dict)  # added or changed file → its title
     chunks_written: int = 0
     chunks_deleted: int = 0
@@ -76,21 +77,75 @@ class _Pending:
     previous: Entry | None
 
 
-def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+def discover(
+    paths: Sequence[Path], skipped: list[tuple[Path, str]] | None = None
+) -> tuple[list[Path], list[Path]]:
     """Files under the given paths (folders recursively, hidden entries skipped), sorted;
-    and the folders among the paths, which define what may count as removed."""
+    and the folders among the paths, which define what may count as removed.
+
+    Symbolic links are followed only to files inside the folder being ingested (a named
+    file's own folder): a link to a `.env` or `/etc/passwd` would otherwise be indexed and
+    quoted to anyone who asks. Links to folders are not walked (those inside are walked as
+    themselves). A link to a file found under its own name too is left out, so the file is
+    indexed once. What is left out, and why, goes to `skipped`.
+    """
     files: list[Path] = []
     folders: list[Path] = []
-    for path in paths:
-        path = path.resolve()
-        if path.is_dir():
-            folders.append(path)
-            for root, dirs, names in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                files.extend(Path(root) / n for n in names if not n.startswith("."))
-        elif path.exists():
-            files.append(path)
-    return sorted(set(files)), folders
+    refused: list[tuple[Path, str]] = []
+    for given in paths:
+        if given.is_dir():
+            root = given.resolve()
+            folders.append(root)
+            for top, dirs, names in os.walk(root):
+                kept = []
+                for name in sorted(d for d in dirs if not d.startswith(".")):
+                    folder = Path(top) / name
+                    if not folder.is_symlink():
+                        kept.append(name)
+                    elif not _inside(folder.resolve(), root):
+                        refused.append((folder, _outside(folder, root, "folder")))
+                dirs[:] = kept
+                for name in names:
+                    if name.startswith("."):
+                        continue
+                    file = Path(top) / name
+                    if file.is_symlink() and not _inside(file.resolve(), root):
+                        refused.append((file, _outside(file, root, "file")))
+                    else:
+                        files.append(file)
+        elif given.exists():
+            file = given.absolute()
+            folder = file.parent.resolve()
+            file = folder / file.name
+            if file.is_symlink() and not _inside(file.resolve(), folder):
+                refused.append((file, _outside(file, folder, "file")))
+            else:
+                files.append(file)
+    unique = sorted(set(files))
+    by_target: dict[Path, Path] = {}
+    for file in sorted(unique, key=lambda f: (f.is_symlink(), f)):  # real names first
+        by_target.setdefault(file.resolve(), file)
+    for file in unique:
+        first = by_target[file.resolve()]
+        if first != file:
+            refused.append(
+                (file, f"symbolic link to {first}, which is ingested under its own name")
+            )
+    if skipped is not None:
+        skipped.extend(refused)
+    return [f for f in unique if by_target[f.resolve()] == f], folders
+
+
+def _inside(target: Path, folder: Path) -> bool:
+    return target == folder or target.is_relative_to(folder)
+
+
+def _outside(link: Path, folder: Path, kind: str) -> str:
+    target = link.resolve()
+    return (
+        f"symbolic link to a {kind} outside the folder being ingested ({target}"
+        f" is not under {folder}); not followed"
+    )
 
 
 def display_source(path: Path, base: Path | None = None) -> str:
@@ -118,8 +173,12 @@ class Ingestor:
         batch_chunks: int = 512,
         source_base: Path | None = None,
         before_write: Callable[[], None] = lambda: None,
+        limits: loaders.Limits = loaders.DEFAULT_LIMITS,
+        max_chunks: int = 10_000,
     ) -> None:
         self.store = store
+        self.limits = limits
+        self.max_chunks = max_chunks
         self.before_write = before_write
         self.embedder = embedder
         self.manifest = manifest
@@ -135,7 +194,11 @@ class Ingestor:
         self._forget_lost_files(stored)
         entries = self.manifest.entries()
         report.orphans_deleted = self._delete_orphans(entries, stored)
-        files, folders = discover(paths)
+        links: list[tuple[Path, str]] = []
+        files, folders = discover(paths, links)
+        for path, reason in links:
+            log.info("skipped %s: %s", path, reason)
+            report.skipped.append((display_source(path, self.source_base), reason))
         missing = [p for p in paths if not p.exists()]
         for path in missing:
             report.failed.append((str(path), "no such file or folder"))
@@ -161,10 +224,15 @@ class Ingestor:
             if previous is not None and previous.content_hash == loaders.content_hash(data):
                 report.unchanged.append(name)
                 return None
-            document = loaders.parse(data, path, name)
+            document = loaders.parse(data, path, name, self.limits)
             chunks = chunk_document(document, self.max_chunk_chars)
             if not chunks:
                 raise LoadError("no text could be extracted")
+            if len(chunks) > self.max_chunks:
+                raise LoadError(
+                    f"document too long: {len(chunks):,} passages"
+                    f" (limit MAX_CHUNKS_PER_DOCUMENT={self.max_chunks:,})"
+                )
         except loaders.UnsupportedFile as exc:
             report.skipped.append((name, str(exc)))
             return None
@@ -219,7 +287,9 @@ class Ingestor:
         report: IngestReport,
     ) -> None:
         present = {str(f) for f in files}
-        named = {str(p.resolve()) for p in paths}
+        named = {str(p.resolve()) for p in paths} | {
+            str(p.parent.resolve() / p.name) for p in paths
+        }
         gone = [
             e
             for key, e in entries.items()

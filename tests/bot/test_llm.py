@@ -245,7 +245,7 @@ async def test_follow_up_without_quota_for_the_rewrite_is_resolved_by_rule(
     assert visible(follow_up).startswith(f"Follow-up to: {CROCUS_QUESTION}")
 
 
-async def test_date_retry_is_decided_without_the_llm_which_is_called_once(
+async def test_date_retry_is_decided_without_the_llm_which_is_called_at_most_once(
     llm_server: FakeLLMServer,
     llm_bot: Callable[..., tuple[Settings, Archive]],
     corpus_dir: Path,
@@ -265,13 +265,12 @@ async def test_date_retry_is_decided_without_the_llm_which_is_called_once(
     unanswered = "Who warned Russia that Crocus City Hall was a potential target in June 2023?"
     related = "What did Russian officials say about Crocus City Hall in May 2023?"
 
-    # June 2023 holds only the lighthouse: the whole archive is searched, the LLM asked once.
-    everywhere = archive.search_stages(unanswered, dated=False).final
-    llm_server.queue(good_reply(archive, unanswered, everywhere))  # a 2nd call would get a 500
+    # June 2023 holds only the lighthouse, and the whole archive's warning is about 2024: not an
+    # answer about June 2023. Refused, the warning offered as the nearest source, no LLM call.
     wider = archive.ask(unanswered).answer
-    (request,) = llm_server.requests
-    assert WARNED in request.content("user") and "Skerryvore" not in request.content("user")
-    assert wider.composer == "llm" and not wider.refused
+    assert llm_server.requests == []
+    assert wider.refused and wider.llm_calls == 0
+    assert any(WARNED in c.passage for c in wider.citations)
     assert any(n.startswith("Nothing dated from 2023-06-01") for n in wider.notes)
 
     # May 2023 has a related article: the LLM reads it and finds no answer; no second call.

@@ -3,6 +3,7 @@ group addressing, upload checks, the feedback file, error messages, Bot API addr
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
@@ -10,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from telegram import Bot, Document, Message
+from telegram import Bot, Document, Message, Update
 from telegram.error import BadRequest, Forbidden
 
 from bot.access import AccessPolicy, OncePer, RecentIds
@@ -19,8 +20,9 @@ from bot.app import file_url
 from bot.buttons import ButtonPress, answer_keyboard, decode, passage_keyboard
 from bot.delivery import is_entity_error, is_not_modified
 from bot.feedback import FeedbackStore, ShownAnswer
-from bot.handlers import APOLOGY, UNAVAILABLE, user_message
-from bot.limits import RateLimiter
+from bot.flood import ChatUpdateProcessor
+from bot.handlers import APOLOGY, UNAVAILABLE, may_reply, user_message
+from bot.limits import RateLimiter, ReplyBudget
 from bot.memory import FollowupMemory
 from bot.settings import Settings
 from bot.uploads import Upload, check_upload, corpus_name
@@ -335,3 +337,89 @@ def _user(user_id: int) -> dict:
 def _offset_of(text: str, part: str) -> tuple[int, int]:
     start = text.index(part)
     return len(text[:start].encode("utf-16-le")) // 2, len(part.encode("utf-16-le")) // 2
+
+
+# -- flood: budget of replies, updates per chat ---------------------------------------------------
+
+
+def test_reply_budget_counts_users_members_and_groups_and_says_so_once() -> None:
+    clock = Clock()
+    budget = ReplyBudget(per_user=3, per_group=8, clock=clock)
+    assert [budget.check(1, 1, group=False).allowed for _ in range(3)] == [True] * 3
+    over = budget.check(1, 1, group=False)
+    assert not over.allowed and over.notify and over.scope == "user" and over.limit == 3
+    assert over.retry_after == 60
+    assert not budget.check(1, 1, group=False).notify  # told once, then ignored
+    assert budget.check(2, 2, group=False).allowed  # other users are not affected
+    # in a group one member may take a quarter of the group's budget
+    assert budget.check(10, -100, group=True).allowed
+    assert budget.check(10, -100, group=True).allowed
+    member = budget.check(10, -100, group=True)
+    assert not member.allowed and member.scope == "user" and member.limit == 2
+    for user in (11, 11, 12, 12, 13, 13):
+        assert budget.check(user, -100, group=True).allowed
+    full = budget.check(14, -100, group=True)
+    assert not full.allowed and full.notify and full.scope == "group" and full.limit == 8
+    assert budget.check(14, -200, group=True).allowed  # refused updates are not counted
+    assert budget.check(14, 14, group=False).allowed
+    clock.now += 60.5
+    assert budget.check(1, 1, group=False).allowed and budget.check(14, -100, group=True).allowed
+    unlimited = ReplyBudget(0, 0, clock=clock)
+    assert all(unlimited.check(1, -100, group=True).allowed for _ in range(500))
+
+
+def test_only_updates_that_may_get_a_reply_are_counted() -> None:
+    api = BotApiServer()
+    place = {"latitude": 51.5, "longitude": -0.1}
+
+    def update(**fields: object) -> Update:
+        return Update.de_json({"update_id": 1, **fields}, Bot("1:x"))
+
+    def group(text: str, **kwargs: object) -> Update:
+        message = api.make_message(text, chat_id=-100, chat_type="supergroup", **kwargs)
+        return update(message=message)
+
+    def counted(u: Update) -> bool:
+        return may_reply(u, BOT_NAME, BOT_ID)
+
+    assert counted(update(message=api.make_message("anything", chat_id=5)))
+    assert counted(update(message=api.make_message(None, chat_id=5, location=place)))
+    assert counted(group("/help")) and counted(group(f"/sources@{BOT_NAME}"))
+    assert counted(group(f"@{BOT_NAME} who warned Russia?"))
+    assert not counted(group("who warned Russia?"))  # chatter
+    assert not counted(group("/help@another_bot")) and not counted(group("/frobnicate"))
+    press = {"id": "1", "from": _user(7) | {"is_bot": False}, "chat_instance": "c", "data": "x"}
+    assert counted(update(callback_query=press))
+    edited = api.make_message("anything", chat_id=5) | {"edit_date": 1}
+    assert not counted(update(edited_message=edited))
+
+
+async def test_one_chat_holds_a_few_update_slots_waits_in_line_and_then_is_dropped() -> None:
+    api = BotApiServer()
+    processor = ChatUpdateProcessor(max_concurrent_updates=8, per_chat=2, backlog=2)
+    release = asyncio.Event()
+    started: list[tuple[int, int]] = []
+
+    def update(chat: int) -> Update:
+        message = api.make_message("x", chat_id=chat)
+        return Update.de_json({"update_id": message["message_id"], "message": message}, Bot("1:x"))
+
+    async def handle(chat: int, n: int) -> None:
+        started.append((chat, n))
+        await release.wait()
+
+    async def process(chat: int, n: int) -> None:
+        await processor.process_update(update(chat), handle(chat, n))
+
+    flood = [asyncio.create_task(process(1, n)) for n in range(6)]
+    await asyncio.sleep(0.05)
+    assert started == [(1, 0), (1, 1)]  # two running; two waiting in line; two dropped
+    assert processor.current_concurrent_updates == 2  # the waiting ones hold no slot
+    assert all(task.done() for task in flood[2:])
+    other = asyncio.create_task(process(2, 0))
+    await asyncio.sleep(0.05)
+    assert started[-1] == (2, 0)  # another chat is handled at once
+    release.set()
+    await asyncio.gather(*flood, other)
+    assert sorted(started) == [(1, 0), (1, 1), (1, 2), (1, 3), (2, 0)]
+    assert processor.current_concurrent_updates == 0

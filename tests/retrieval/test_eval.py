@@ -352,3 +352,33 @@ def test_citebot_eval_reports_bad_input_without_a_traceback(
     assert "no SQuAD file" in capsys.readouterr().err
     assert main(["eval", "squad", str(tmp_path / "none.json"), "--limit", "0"]) == 2
     assert "positive number" in capsys.readouterr().err
+
+
+def test_squad2_evaluation_refuses_questions_the_indexed_paragraph_does_not_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = json.loads(json.dumps(SQUAD))
+    paragraph = data["data"][1]["paragraphs"][0]  # photosynthesis: glucose, oxygen
+    paragraph["qas"].append(
+        {
+            "id": "u1",
+            "question": "What gas do plants not release during photosynthesis?",
+            "answers": [],
+            "plausible_answers": [{"text": "Oxygen", "answer_start": 0}],
+            "is_impossible": True,
+        }
+    )
+    path = tmp_path / "tiny2.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    questions = load_squad(path).questions
+    (impossible,) = [q for q in questions if q.id == "u1"]
+    assert not impossible.answerable and impossible.answers == ()
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "squad2", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["kind"] == "squad2"
+    assert report["answerable"] == len(questions) - 1 and report["unanswerable"] == 1
+    assert report["refused_unanswerable"] == 1.0  # the negated question is not answered
+    assert report["answered_answerable"] >= 0.6 and report["answer_in_text"] >= 0.6
+    assert len(report["curve"]) == 21

@@ -1,0 +1,553 @@
+"""RSS/Atom subscriptions: a SQLite store of feeds and their entries, and one polling round.
+
+A round (`poll`) visits every due feed: a conditional GET (ETag / Last-Modified), parsing with
+feedparser, and for each new or changed entry a fetch of its page, saved as a Markdown file
+under `pages_dir` (see `fetching.save_article`) that the ingest treats like a corpus
+file. Entries that drop out of a feed are kept (archives keep old news); a page that answers
+404/410 when fetched again has its file removed. A feed or page that fails is reported and
+retried later with exponential backoff; it never stops the others.
+
+    store = FeedStore(data_dir / "feeds.sqlite3")
+    store.add("https://example.org/rss.xml")
+    report = poll(store, Fetcher(), data_dir / "pages")
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from retrieval.errors import CitebotError
+from retrieval.ingest.fetching import (
+    FEED_TYPES,
+    Fetcher,
+    FetchError,
+    FetchFailed,
+    FetchResult,
+    InvalidURL,
+    PageGone,
+    store_article,
+)
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL = 15 * 60.0  # seconds between two polls of a healthy feed
+BACKOFF_BASE = 5 * 60.0  # seconds before the first retry of a failed feed or page
+BACKOFF_CAP = 6 * 3600.0  # never wait longer than this between retries
+MAX_ENTRIES = 100  # entries of one feed looked at per round (newest first, as feeds list them)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY,
+    title TEXT NOT NULL DEFAULT '',
+    etag TEXT,
+    last_modified TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    added_at REAL NOT NULL,
+    last_polled REAL
+);
+CREATE TABLE IF NOT EXISTS entries (
+    feed_url TEXT NOT NULL REFERENCES feeds(url) ON DELETE CASCADE,
+    entry_id TEXT NOT NULL,
+    link TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    fingerprint TEXT NOT NULL,
+    published TEXT,
+    state TEXT NOT NULL,
+    page_path TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL,
+    last_error TEXT,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (feed_url, entry_id)
+);
+CREATE INDEX IF NOT EXISTS entries_page ON entries(page_path);
+"""
+
+
+class InvalidFeed(CitebotError):
+    """A response that is not an RSS or Atom feed."""
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One subscription and its polling state (times are Unix seconds)."""
+
+    url: str
+    title: str
+    etag: str | None
+    last_modified: str | None
+    failures: int
+    next_attempt: float
+    last_error: str | None
+    added_at: float
+    last_polled: float | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feed entry as last seen. state: saved, failed (retried at next_attempt) or gone."""
+
+    feed_url: str
+    entry_id: str
+    link: str
+    title: str
+    fingerprint: str
+    published: date | None
+    state: str
+    page_path: str | None  # relative to pages_dir
+    failures: int
+    next_attempt: float | None
+    last_error: str | None
+
+
+@dataclass
+class PollReport:
+    """What one round did, feed by feed and page by page."""
+
+    polled: list[str] = field(default_factory=list)  # feeds fetched and parsed
+    not_modified: list[str] = field(default_factory=list)  # feeds that answered 304
+    not_due: list[str] = field(default_factory=list)  # feeds waiting for their next attempt
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (feed url, reason)
+    added: list[Path] = field(default_factory=list)
+    updated: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)  # files deleted: their page is gone
+    page_failures: list[tuple[str, str]] = field(default_factory=list)  # (page url, reason)
+    requests: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed_files(self) -> bool:
+        """Whether the pages folder changed, i.e. whether an ingest has work to do."""
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        return (
+            f"{len(self.polled)} feeds read, {len(self.not_modified)} not modified,"
+            f" {len(self.failed)} failed; pages: {len(self.added)} added,"
+            f" {len(self.updated)} updated, {len(self.unchanged)} unchanged,"
+            f" {len(self.removed)} removed, {len(self.page_failures)} failed"
+            f" ({self.requests} requests, {self.seconds:.1f} s)"
+        )
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One entry of a parsed feed: what a round needs of it."""
+
+    entry_id: str
+    link: str
+    title: str
+    fingerprint: str
+    published: date | None
+
+
+def backoff(failures: int, retry_after: float | None = None) -> float:
+    """Seconds to wait after the n-th failure in a row: 5 min, 10, 20, … capped at 6 h."""
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, failures - 1))
+    if retry_after:
+        delay = max(delay, min(retry_after, BACKOFF_CAP))
+    return delay
+
+
+def validate_feed_url(url: str) -> str:
+    """url stripped, if it is an http(s) link with a host; InvalidURL otherwise."""
+    from urllib.parse import urlsplit
+
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise InvalidURL(f"{url!r} is not a valid link", url=url) from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidURL(f"{url!r} is not an http or https link", url=url)
+    return url
+
+
+class FeedStore:
+    """Subscriptions and per-feed, per-entry state in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "PRAGMA synchronous=NORMAL"
+        )  # WAL: only a power cut can lose the last commits
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One transaction, one thread at a time."""
+        with self._lock, self._db:
+            yield self._db
+
+    def add(self, url: str, *, now: float | None = None) -> Feed:
+        """Subscribe to url (idempotent: an existing subscription is returned as it is)."""
+        url = validate_feed_url(url)
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO feeds (url, added_at) VALUES (?, ?)",
+                (url, time.time() if now is None else now),
+            )
+        feed = self.get(url)
+        assert feed is not None
+        return feed
+
+    def get(self, url: str) -> Feed | None:
+        """The subscription to url, if any."""
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM feeds WHERE url = ?", (url.strip(),)).fetchone()
+        return None if row is None else _feed(row)
+
+    def list(self) -> tuple[Feed, ...]:
+        """Every subscription, in the order they were added."""
+        with self._tx() as db:
+            rows = db.execute("SELECT * FROM feeds ORDER BY added_at, url").fetchall()
+        return tuple(_feed(row) for row in rows)
+
+    def next_due(self) -> float | None:
+        """When the earliest feed is due (Unix seconds), for a scheduler; None without feeds."""
+        with self._tx() as db:
+            row = db.execute("SELECT MIN(next_attempt) FROM feeds").fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def remove(self, url: str) -> bool:
+        """Unsubscribe (its entries are forgotten; saved pages stay); False if not subscribed."""
+        with self._tx() as db:
+            db.execute("DELETE FROM entries WHERE feed_url = ?", (url.strip(),))
+            return db.execute("DELETE FROM feeds WHERE url = ?", (url.strip(),)).rowcount > 0
+
+    def pages(self, url: str) -> tuple[str, ...]:
+        """The saved page files (relative to pages_dir) of a feed's entries."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT DISTINCT page_path FROM entries"
+                " WHERE feed_url = ? AND page_path IS NOT NULL",
+                (url,),
+            ).fetchall()
+        return tuple(row[0] for row in rows)
+
+    def entries(self, url: str) -> tuple[Entry, ...]:
+        """Every entry of a feed seen so far."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT * FROM entries WHERE feed_url = ? ORDER BY updated_at, entry_id", (url,)
+            ).fetchall()
+        return tuple(_entry(row) for row in rows)
+
+    def entry(self, url: str, entry_id: str) -> Entry | None:
+        """One entry of a feed, if seen."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT * FROM entries WHERE feed_url = ? AND entry_id = ?", (url, entry_id)
+            ).fetchone()
+        return None if row is None else _entry(row)
+
+    def page_users(self, page_path: str) -> int:
+        """How many entries (of any feed) point at a page file."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT COUNT(*) FROM entries WHERE page_path = ?", (page_path,)
+            ).fetchone()
+        return int(row[0])
+
+    def feed_polled(self, feed: Feed, result: FetchResult, title: str | None, now: float) -> None:
+        """Record a successful poll: validators, title, no failures, next poll time."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE feeds SET title = ?, etag = ?, last_modified = ?, failures = 0,"
+                " last_error = NULL, next_attempt = ?, last_polled = ? WHERE url = ?",
+                (
+                    title if title is not None else feed.title,
+                    result.etag or feed.etag,
+                    result.last_modified or feed.last_modified,
+                    now + POLL_INTERVAL,
+                    now,
+                    feed.url,
+                ),
+            )
+
+    def feed_failed(self, feed: Feed, reason: str, retry_after: float | None, now: float) -> None:
+        """Record a failed poll: one more failure, and the next attempt after a backoff."""
+        failures = feed.failures + 1
+        with self._tx() as db:
+            db.execute(
+                "UPDATE feeds SET failures = ?, last_error = ?, next_attempt = ?,"
+                " last_polled = ? WHERE url = ?",
+                (failures, reason, now + backoff(failures, retry_after), now, feed.url),
+            )
+
+    def due_retries(self, url: str, now: float) -> tuple[Entry, ...]:
+        """A feed's failed entries whose next attempt has come."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT * FROM entries WHERE feed_url = ? AND state = 'failed'"
+                " AND next_attempt IS NOT NULL AND next_attempt <= ?",
+                (url, now),
+            ).fetchall()
+        return tuple(_entry(row) for row in rows)
+
+    def put_entry(self, entry: Entry, now: float) -> None:
+        """Insert or replace an entry's state."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO entries (feed_url, entry_id, link, title, fingerprint,"
+                " published, state, page_path, failures, next_attempt, last_error, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.feed_url,
+                    entry.entry_id,
+                    entry.link,
+                    entry.title,
+                    entry.fingerprint,
+                    entry.published.isoformat() if entry.published else None,
+                    entry.state,
+                    entry.page_path,
+                    entry.failures,
+                    entry.next_attempt,
+                    entry.last_error,
+                    now,
+                ),
+            )
+
+
+def _feed(row: sqlite3.Row) -> Feed:
+    """A Feed from its row."""
+    return Feed(
+        url=row["url"],
+        title=row["title"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        failures=row["failures"],
+        next_attempt=row["next_attempt"],
+        last_error=row["last_error"],
+        added_at=row["added_at"],
+        last_polled=row["last_polled"],
+    )
+
+
+def _entry(row: sqlite3.Row) -> Entry:
+    """An Entry from its row."""
+    return Entry(
+        feed_url=row["feed_url"],
+        entry_id=row["entry_id"],
+        link=row["link"],
+        title=row["title"],
+        fingerprint=row["fingerprint"],
+        published=date.fromisoformat(row["published"]) if row["published"] else None,
+        state=row["state"],
+        page_path=row["page_path"],
+        failures=row["failures"],
+        next_attempt=row["next_attempt"],
+        last_error=row["last_error"],
+    )
+
+
+# --- one round ----------------------------------------------------------------------------
+
+
+def poll(
+    store: FeedStore,
+    fetcher: Fetcher,
+    pages_dir: Path,
+    *,
+    now: float | None = None,
+    only_due: bool = True,
+) -> PollReport:
+    """One round over the feeds (only those due, unless only_due=False); never raises per feed."""
+    now = time.time() if now is None else now
+    started, requests = time.monotonic(), fetcher.stats.requests
+    report = PollReport()
+    for feed in store.list():
+        if only_due and feed.next_attempt > now:
+            report.not_due.append(feed.url)
+            continue
+        try:
+            _poll_feed(store, fetcher, pages_dir, feed, now, report)
+        except Exception as exc:  # one broken feed must never stop the round
+            log.exception("polling %s failed", feed.url)
+            reason = f"internal error: {exc}"
+            store.feed_failed(feed, reason, None, now)
+            report.failed.append((feed.url, reason))
+    report.requests = fetcher.stats.requests - requests
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _poll_feed(
+    store: FeedStore, fetcher: Fetcher, pages_dir: Path, feed: Feed, now: float, report: PollReport
+) -> None:
+    """Fetch and parse one feed, then fetch its new and changed entries' pages."""
+    try:
+        result = fetcher.fetch(
+            feed.url, etag=feed.etag, last_modified=feed.last_modified, accept=FEED_TYPES
+        )
+        title, items = ("", []) if result.not_modified else parse_feed(result)
+    except (FetchError, InvalidFeed) as exc:
+        store.feed_failed(feed, str(exc), getattr(exc, "retry_after", None), now)
+        report.failed.append((feed.url, str(exc)))
+        return
+    if result.not_modified:
+        report.not_modified.append(feed.url)
+        store.feed_polled(feed, result, None, now)
+    else:
+        report.polled.append(feed.url)
+        for item in items[:MAX_ENTRIES]:
+            previous = store.entry(feed.url, item.entry_id)
+            if previous is None or previous.fingerprint != item.fingerprint:
+                _fetch_entry(store, fetcher, pages_dir, feed.url, item, previous, now, report)
+        store.feed_polled(feed, result, title or None, now)
+    for entry in store.due_retries(feed.url, now):
+        item = FeedItem(entry.entry_id, entry.link, entry.title, entry.fingerprint, entry.published)
+        _fetch_entry(store, fetcher, pages_dir, feed.url, item, entry, now, report)
+
+
+def parse_feed(result: FetchResult) -> tuple[str, list[FeedItem]]:
+    """The feed's title and entries; InvalidFeed when the body is not a feed."""
+    import feedparser
+
+    parsed = feedparser.parse(
+        result.body,
+        response_headers={
+            "content-location": result.final_url,
+            "content-type": result.headers.get("content-type", "application/xml"),
+        },
+    )
+    items = [item for item in (_item(entry) for entry in parsed.entries) if item is not None]
+    title = str(parsed.feed.get("title") or "").strip()
+    # feedparser reads broken XML leniently (bozo); it is a feed if something usable came out.
+    if not parsed.get("version") or (parsed.get("bozo") and not items and not title):
+        reason = parsed.get("bozo_exception") or "no RSS or Atom content"
+        raise InvalidFeed(f"{result.url} is not a valid RSS or Atom feed: {reason}")
+    return title, items
+
+
+def _item(entry: Any) -> FeedItem | None:
+    """What a round needs of a feedparser entry; None for an entry without an http(s) link."""
+    link = str(entry.get("link") or "").strip()
+    if not link.startswith(("http://", "https://")):
+        return None
+    title = " ".join(str(entry.get("title") or "").split())
+    stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+    published = datetime.fromtimestamp(calendar.timegm(stamp), UTC).date() if stamp else None
+    signature = [link, title, entry.get("updated") or entry.get("published") or ""]
+    signature.append(entry.get("summary") or "")
+    fingerprint = hashlib.sha1(json.dumps(signature).encode("utf-8")).hexdigest()
+    return FeedItem(str(entry.get("id") or link), link, title, fingerprint, published)
+
+
+def _fetch_entry(
+    store: FeedStore,
+    fetcher: Fetcher,
+    pages_dir: Path,
+    feed_url: str,
+    item: FeedItem,
+    previous: Entry | None,
+    now: float,
+    report: PollReport,
+) -> None:
+    """Fetch and save one entry's page, recording the outcome in the store and the report."""
+    base = Entry(
+        feed_url=feed_url,
+        entry_id=item.entry_id,
+        link=item.link,
+        title=item.title,
+        fingerprint=item.fingerprint,
+        published=item.published,
+        state="saved",
+        page_path=previous.page_path if previous else None,
+        failures=0,
+        next_attempt=None,
+        last_error=None,
+    )
+    try:
+        article = fetcher.fetch_article(item.link)
+    except PageGone as exc:
+        _page_gone(store, pages_dir, base, str(exc), now, report)
+        return
+    except FetchError as exc:
+        _page_failed(store, base, previous, exc, now, report)
+        return
+    except Exception as exc:  # a parser bug on one page must not stop the round
+        log.exception("reading %s failed", item.link)
+        error = FetchFailed(f"could not read {item.link}: {exc}", url=item.link)
+        _page_failed(store, base, previous, error, now, report)
+        return
+    if item.published is not None:  # the publisher's date beats one guessed from the page
+        article = replace(article, date=item.published)
+    if article.title == article.url and item.title:
+        article = replace(article, title=item.title)
+    path, change = store_article(article, pages_dir)
+    {"added": report.added, "updated": report.updated, "unchanged": report.unchanged}[
+        change
+    ].append(path)
+    relative = path.relative_to(pages_dir).as_posix()
+    store.put_entry(replace(base, page_path=relative), now)
+    if base.page_path and base.page_path != relative:
+        _drop_file(store, pages_dir, base.page_path, report)  # its canonical URL changed
+
+
+def _page_gone(
+    store: FeedStore, pages_dir: Path, entry: Entry, reason: str, now: float, report: PollReport
+) -> None:
+    """A page answered 404/410: forget it, and remove its file unless another entry uses it."""
+    report.page_failures.append((entry.link, reason))
+    store.put_entry(replace(entry, state="gone", page_path=None, last_error=reason), now)
+    if entry.page_path:
+        _drop_file(store, pages_dir, entry.page_path, report)
+
+
+def _drop_file(store: FeedStore, pages_dir: Path, relative: str, report: PollReport) -> None:
+    """Delete a page file that no entry points at any more."""
+    if store.page_users(relative):
+        return
+    path = pages_dir / relative
+    if path.exists():
+        path.unlink()
+        report.removed.append(path)
+
+
+def _page_failed(
+    store: FeedStore,
+    entry: Entry,
+    previous: Entry | None,
+    error: FetchError,
+    now: float,
+    report: PollReport,
+) -> None:
+    """Record a failed page: transient errors are retried with backoff, others once it changes.
+
+    A copy saved earlier stays in the archive until the page is known to be gone."""
+    report.page_failures.append((entry.link, str(error)))
+    failures = (previous.failures if previous else 0) + 1
+    retry_at = None
+    if error.transient:
+        retry_at = now + backoff(failures, getattr(error, "retry_after", None))
+    failed = replace(
+        entry, state="failed", failures=failures, next_attempt=retry_at, last_error=str(error)
+    )
+    store.put_entry(failed, now)

@@ -1,0 +1,107 @@
+"""Links and feeds through the `citebot` command, against a local web site on 127.0.0.1:
+a page is fetched, kept and ingested, then cited with its URL; a feed round adds its
+articles; private addresses are refused unless FETCH_ALLOW_HOSTS allows them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.fakes.web_server import Page, WebServer, article_html, rss_feed
+
+pytestmark = pytest.mark.slow
+
+LIGHTHOUSE = [
+    "The harbour board voted on Tuesday to relight the Skerryvore lamp, dark since 2019.",
+    "A glassworks in Leith will make the new Fresnel lens, the board's chair said.",
+]
+
+
+@pytest.fixture
+def site() -> Iterator[WebServer]:
+    with WebServer() as server:
+        yield server
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, corpus_dir: Path) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FETCH_ALLOW_HOSTS", "127.0.0.1")
+    return tmp_path
+
+
+def test_a_link_is_fetched_ingested_cited_and_updated_in_place(
+    env: Path, site: WebServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = article_html("Skerryvore lamp to shine again", LIGHTHOUSE, published="2024-05-14")
+    site.route("/news/lamp", Page(page))
+    url = site.url("/news/lamp")
+
+    assert main(["ingest", url]) == 0
+    out = capsys.readouterr().out
+    assert f"{url}: added, “Skerryvore lamp to shine again”" in out
+
+    assert main(["ask", "--json", "Who will make the new lens for the Skerryvore lamp?"]) == 0
+    answer = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert not answer["refused"] and "Leith" in answer["text"]
+    assert answer["citations"][0]["url"] == url
+    assert answer["citations"][0]["date"] == "2024-05-14"
+
+    site.route("/news/lamp", Page(page.replace("Leith", "Glasgow")))
+    assert main(["ingest", url]) == 0
+    assert "updated" in capsys.readouterr().out
+    assert main(["sources", "--json"]) == 0
+    sources = json.loads(capsys.readouterr().out)
+    assert sources["documents"] == 1  # the page, updated in place: not a duplicate
+
+
+def test_private_addresses_are_refused_without_the_allow_list(
+    env: Path, site: WebServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("FETCH_ALLOW_HOSTS")
+    site.route("/secret", Page(article_html("Internal", ["Do not read this."])))
+    assert main(["ingest", site.url("/secret"), "http://169.254.169.254/latest"]) == 1
+    out = capsys.readouterr().out
+    assert "loopback" in out and "link-local" in out
+    assert site.hits() == 0  # refused before connecting
+
+
+def test_a_feed_round_adds_its_articles_and_a_second_round_adds_nothing(
+    env: Path, site: WebServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.route("/news/lamp", Page(article_html("Skerryvore lamp to shine again", LIGHTHOUSE)))
+    feed = rss_feed(
+        "Harbour news",
+        [
+            {
+                "title": "Skerryvore lamp to shine again",
+                "link": site.url("/news/lamp"),
+                "guid": "urn:lamp",
+                "pubDate": "Tue, 14 May 2024 08:00:00 GMT",
+            }
+        ],
+    )
+    site.route("/rss.xml", Page(feed, content_type="application/rss+xml", etag='"v1"'))
+
+    assert main(["feeds", "add", site.url("/rss.xml")]) == 0
+    assert main(["feeds", "list"]) == 0
+    assert site.url("/rss.xml") in capsys.readouterr().out
+
+    assert main(["ingest", "--feeds"]) == 0
+    assert "1 added" in capsys.readouterr().out
+    assert main(["ask", "--json", "Who will make the new Fresnel lens?"]) == 0
+    answer = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "Leith" in answer["text"]
+    assert answer["citations"][0]["url"] == site.url("/news/lamp")
+    assert answer["citations"][0]["date"] == "2024-05-14"  # the entry's date: the page has none
+
+    page_hits = site.hits("/news/lamp")
+    assert main(["ingest", "--feeds", "--json"]) == 0
+    rounds = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rounds["feeds"]["not_modified"] == [site.url("/rss.xml")]
+    assert rounds["ingest"]["chunks_embedded"] == 0
+    assert site.hits("/news/lamp") == page_hits  # a 304 for the feed: no page refetched
