@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import statistics
@@ -309,6 +310,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from retrieval.index.embedding import SentenceTransformerEmbedder
+
+    if args.show:  # the checker's reasons for every dropped sentence (logged on a fallback)
+        logging.basicConfig(format="  log: %(message)s", stream=sys.stdout)
+        logging.getLogger("retrieval.answer.llm").setLevel(logging.INFO)
 
     paths = {"qwen": qwen_path(args.qwen_dir), "smollm2": smollm2_path()}
     models = [m.strip() for m in args.models.split(",") if m.strip()]

@@ -36,7 +36,7 @@ SLOW_DOWN = {
     "group": "Please slow down: I answer at most {limit} messages a minute in this group."
     " I will answer here again in {seconds} s.",
 }
-COMMANDS = ("start", "help", "sources", "ask")  # those `bot.app` routes; keep them in step
+COMMANDS = ("start", "help", "sources", "ask", "feeds")  # those `bot.app` routes (tested)
 
 
 # Telegram's stand-ins for people who post as their group (anonymous admins) or as a channel.

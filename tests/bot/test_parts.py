@@ -13,15 +13,16 @@ from pathlib import Path
 import pytest
 from telegram import Bot, Document, Message, Update
 from telegram.error import BadRequest, Forbidden
+from telegram.ext import ApplicationBuilder, CommandHandler
 
 from bot.access import AccessPolicy, OncePer, RecentIds
 from bot.addressing import addressed_question, command_argument, utf16_slice
-from bot.app import file_url
+from bot.app import add_handlers, file_url
 from bot.buttons import ButtonPress, answer_keyboard, decode, passage_keyboard
 from bot.delivery import is_entity_error, is_not_modified
 from bot.feedback import FeedbackStore, ShownAnswer
 from bot.flood import ChatUpdateProcessor
-from bot.handlers import APOLOGY, UNAVAILABLE, may_reply, user_message
+from bot.handlers import APOLOGY, COMMANDS, UNAVAILABLE, may_reply, user_message
 from bot.limits import RateLimiter, ReplyBudget
 from bot.memory import FollowupMemory
 from bot.settings import Settings
@@ -423,3 +424,16 @@ async def test_one_chat_holds_a_few_update_slots_waits_in_line_and_then_is_dropp
     await asyncio.gather(*flood, other)
     assert sorted(started) == [(1, 0), (1, 1), (1, 2), (1, 3), (2, 0)]
     assert processor.current_concurrent_updates == 0
+
+
+def test_the_budget_knows_every_command_the_bot_answers() -> None:
+    application = ApplicationBuilder().token("1:x").build()
+    add_handlers(application)
+    routed = {
+        command
+        for group in application.handlers.values()
+        for handler in group
+        if isinstance(handler, CommandHandler)
+        for command in handler.commands
+    }
+    assert routed == set(COMMANDS)
