@@ -6,20 +6,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from telegram import Update
-from telegram.ext import Application
 
 from bot.app import build_application
 from bot.feedback import FeedbackStore
-from bot.serving import Polling, running
 from bot.settings import Settings
 from retrieval import Archive
+from tests.bot.conftest import ask, bot
 from tests.conftest import CROCUS_QUESTION
 from tests.fakes.botapi_server import BotApiServer, buttons
 
@@ -28,44 +26,6 @@ pytestmark = pytest.mark.slow
 ADMIN = 5005
 USER = 1001
 GROUP = -100777
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer() as server:
-        yield server
-
-
-@pytest.fixture
-def bot_settings(
-    make_settings: Callable[..., Settings], api: BotApiServer
-) -> Callable[..., Settings]:
-    def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "telegram_bot_token": api.token,
-            "telegram_api_base_url": api.base_url,
-            "admin_user_ids": frozenset({ADMIN}),
-        }
-        values.update(overrides)
-        return make_settings(**values)
-
-    return make
-
-
-@asynccontextmanager
-async def bot(settings: Settings, archive: Archive) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    application = build_application(settings, archive)
-    async with running(application, Polling(timeout=2)):
-        yield application
-
-
-async def ask(api: BotApiServer, text: str, chat_id: int = USER, **kwargs: Any) -> dict[str, Any]:
-    """Send a question and return the bot's (last) reply message in that chat."""
-    before = len(api.calls_to("sendMessage", chat_id=chat_id))
-    api.push_message(text, chat_id=chat_id, **kwargs)
-    call = await api.wait_for("sendMessage", chat_id=chat_id, count=before + 1)
-    assert isinstance(call.result, dict), call.result
-    return call.result
 
 
 async def test_private_question_gets_a_cited_html_answer_with_buttons(

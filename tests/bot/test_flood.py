@@ -12,17 +12,14 @@ application's concurrent-update slots.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from telegram.ext import Application
 
-from bot.app import build_application
-from bot.serving import Polling, running
 from bot.settings import Settings
 from retrieval import Archive
+from tests.bot.conftest import bot
 from tests.conftest import CROCUS_QUESTION
 from tests.fakes.botapi_server import BotApiServer
 
@@ -36,12 +33,6 @@ FLOOD = 300
 SECOND_QUESTION = "When did the United States warn Moscow about the attack?"
 # Slack over the unflooded answer time, for a loaded test machine; the bug made it minutes.
 SLACK = 3.0
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer() as server:
-        yield server
 
 
 @pytest.fixture
@@ -61,13 +52,6 @@ def bot_settings(
         return make_settings(**values)
 
     return make
-
-
-@asynccontextmanager
-async def bot(settings: Settings, archive: Archive) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    application = build_application(settings, archive)
-    async with running(application, Polling(timeout=2)):
-        yield application
 
 
 async def answer_time(api: BotApiServer, text: str, chat_id: int, **kwargs: Any) -> float:

@@ -21,20 +21,18 @@ import aiohttp
 import pytest
 from telegram import Bot, Document
 from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
-from telegram.ext import Application
 
 from bot import delivery
 from bot.answering import STALE_BUTTON
-from bot.app import build_application
 from bot.delivery import edit_html, send_html
 from bot.feedback import FeedbackStore, ShownAnswer
 from bot.limits import LLMQuota
 from bot.render import esc
-from bot.serving import Polling, running
 from bot.settings import Settings
 from bot.uploads import Upload, check_upload, corpus_name
 from bot.webhook import SECRET_HEADER, WebhookServer
 from retrieval import Answer, Archive, Citation
+from tests.bot.conftest import ask, bot
 from tests.conftest import CROCUS_QUESTION, ROOT
 from tests.fakes.botapi_server import BotApiServer, buttons
 
@@ -44,44 +42,6 @@ ADMIN = 5005
 GROUP = -100777
 GROUP_ANONYMOUS_BOT = 1087968824  # the `from` of anonymous group admins' messages
 CHANNEL_BOT = 136817688  # the `from` of messages sent on behalf of a channel
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer() as server:
-        yield server
-
-
-@pytest.fixture
-def bot_settings(
-    make_settings: Callable[..., Settings], api: BotApiServer
-) -> Callable[..., Settings]:
-    def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "telegram_bot_token": api.token,
-            "telegram_api_base_url": api.base_url,
-            "admin_user_ids": frozenset({ADMIN}),
-        }
-        values.update(overrides)
-        return make_settings(**values)
-
-    return make
-
-
-@asynccontextmanager
-async def bot(settings: Settings, archive: Archive) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    application = build_application(settings, archive)
-    async with running(application, Polling(timeout=2)):
-        yield application
-
-
-async def ask(api: BotApiServer, text: str, chat_id: int = USER, **kwargs: Any) -> dict[str, Any]:
-    """Send a question and return the bot's (last) reply message in that chat."""
-    before = len(api.calls_to("sendMessage", chat_id=chat_id))
-    api.push_message(text, chat_id=chat_id, **kwargs)
-    call = await api.wait_for("sendMessage", chat_id=chat_id, count=before + 1)
-    assert isinstance(call.result, dict), call.result
-    return call.result
 
 
 # -- 7: the feedback file keeps votes and a bounded window, readable by its owner only ----------

@@ -5,14 +5,14 @@ answered with its URL cited. A non-admin's link is just a question."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from bot.settings import Settings
 from retrieval import Archive
-from tests.bot.test_e2e import ADMIN, USER, ask, bot
+from tests.bot.conftest import ADMIN, USER, ask, bot
 from tests.fakes.botapi_server import BotApiServer
 from tests.fakes.web_server import Page, WebServer, article_html, rss_feed
 
@@ -27,12 +27,6 @@ FERRY = [
     " twice a day from June.",
     "The new timetable adds an evening crossing from Oban at 7pm.",
 ]
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -41,12 +41,6 @@ REWRITTEN = "How did Russia respond to the US warning about Crocus City Hall?"
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer() as server:
-        yield server
-
-
-@pytest.fixture
 def llm_bot(
     make_settings: Callable[..., Settings],
     corpus_dir: Path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -24,12 +24,6 @@ pytestmark = pytest.mark.slow
 SECRET = "s3cret_token-for-tests"
 URL = "https://bot.example.org/telegram/hook"
 USER = 3003
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer() as server:
-        yield server
 
 
 @pytest.fixture
