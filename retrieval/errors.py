@@ -5,6 +5,7 @@ CitebotError
  ├── LoadError            a file could not be read as a document (reason in the message)
  │    └── UnsupportedFile  a file type citebot does not read
  ├── IndexUnavailable     the vector store cannot be reached right now
+ │    └── IndexBusy        another process is writing to the archive; this one waited
  ├── IndexCorrupt         an index file is damaged; `citebot ingest --rebuild` repairs it
  └── InvalidEvalData      an evaluation data set is missing or malformed (`citebot eval`)
 """

@@ -87,8 +87,9 @@ class RetrievalSettings(BaseSettings):
     chroma_collection: str = "citebot"
     # Seconds one Chroma server request may take before the store counts as unavailable.
     chroma_timeout: float = Field(default=30.0, gt=0)
-    # Server mode: how often (seconds) a reader checks whether another process (an ingest job)
-    # changed the index, and reloads its BM25 side if so. 0 = before every question.
+    # How often (seconds) a reader checks whether another process (an ingest job, `citebot
+    # ingest` beside a running bot) changed the index, and reloads it if so. 0 = before every
+    # question. Embedded and server mode alike.
     index_refresh_seconds: float = Field(default=2.0, ge=0)
 
     chunk_max_chars: int = Field(default=1000, ge=200, le=20000)
