@@ -139,3 +139,13 @@ def weighted_overlap(
     if total <= 0:
         return 0.0
     return sum(weight(t) for t in distinct if t in present) / total
+
+
+_FOOTNOTE = re.compile(r"\[(\d{1,4})\]")
+
+
+def neutralise_footnotes(text: str) -> str:
+    """Bracketed numbers in a document ("[3]", "[2][5]") as "(3)", "(2)(5)": in what citebot
+    shows, every `[n]` is one of its own citations, and a document cannot plant one. The text
+    keeps its length, so offsets into it stay valid."""
+    return _FOOTNOTE.sub(r"(\1)", text)

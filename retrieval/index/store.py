@@ -13,6 +13,7 @@ import numpy as np
 
 from retrieval.errors import IndexCorrupt, IndexUnavailable
 from retrieval.settings import RetrievalSettings
+from retrieval.text import neutralise_footnotes
 from retrieval.types import Chunk
 
 log = logging.getLogger(__name__)
@@ -84,10 +85,11 @@ def to_metadata(chunk: Chunk) -> dict[str, str | int]:
 
 
 def from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    """A stored chunk as the rest of citebot sees it (footnote numbers neutralised)."""
     return Chunk(
         id=chunk_id,
         document_id=str(meta.get("document_id", "")),
-        text=text,
+        text=neutralise_footnotes(text),
         start=int(meta.get("start", 0)),
         end=int(meta.get("end", len(text))),
         position=int(meta.get("position", 0)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import signal
 import socket
 import sqlite3
@@ -13,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,6 +82,7 @@ def manifest_ids(data: Path) -> set[str]:
 REPEATED_INGEST = """
 import json, sys, time
 from pathlib import Path
+from typing import Any
 from bot.settings import Settings
 from retrieval.archive import Archive
 
@@ -367,3 +370,25 @@ def test_a_docx_bomb_is_refused_quickly_and_nothing_else_is_lost(tmp_path: Path)
     assert bomb_report["chunks_written"] == report["chunks_written"]
     assert cost["max_rss_mb"] < base["max_rss_mb"] + 100
     assert cost["seconds"] < base["seconds"] + 10
+
+
+def test_footnote_numbers_in_documents_never_pose_as_citations(
+    make_settings: Callable[..., Any], tmp_path: Path, embedder: Any
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir(exist_ok=True)
+    (corpus / "tesla.md").write_text(
+        "# Nikola Tesla\n\nNikola Tesla was born in Smiljan in 1856.[3] He moved to New York"
+        " in 1884.[2][5] His rival was Thomas Edison.[14]\n",
+        encoding="utf-8",
+    )
+    archive = Archive(make_settings(corpus_dir=corpus), embedder=embedder)
+    archive.ingest()
+    answer = archive.ask("Where was Nikola Tesla born?").answer
+    assert not answer.refused and "Smiljan" in answer.text
+    shown = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+    assert shown and set(shown) == {c.n for c in answer.citations}  # only real citations
+    for citation in answer.citations:
+        assert "[3]" not in citation.quote and "[2]" not in citation.passage
+        assert citation.quote.split(" … ")[0] in citation.passage
+    assert "(3)" in answer.citations[0].passage  # the footnote is still there, as (3)
