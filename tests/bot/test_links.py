@@ -5,6 +5,7 @@ answered with its URL cited. A non-admin's link is just a question."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -36,20 +37,9 @@ def site() -> Iterator[WebServer]:
 
 
 @pytest.fixture
-def web_settings(
-    make_settings: Callable[..., Settings], api: BotApiServer
-) -> Callable[..., Settings]:
-    def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "telegram_bot_token": api.token,
-            "telegram_api_base_url": api.base_url,
-            "admin_user_ids": frozenset({ADMIN}),
-            "fetch_allow_hosts": "127.0.0.1",
-        }
-        values.update(overrides)
-        return make_settings(**values)
-
-    return make
+def web_settings(bot_settings: Callable[..., Settings]) -> Callable[..., Settings]:
+    """The bot's settings, allowed to fetch from the local site."""
+    return functools.partial(bot_settings, fetch_allow_hosts="127.0.0.1")
 
 
 def web_archive(settings: Settings, embedder: Any) -> Archive:
