@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ class Archive:
         )
         self._refreshed_at = time.monotonic()
         self._web: Web | None = None
+        self._web_lock = threading.Lock()
         self._weighing = Weighing(
             max_sentences=settings.answer_max_sentences,
             refusal_threshold=settings.refusal_threshold,
@@ -170,10 +172,11 @@ class Archive:
 
     @property
     def web(self) -> Web:
-        """The fetcher and feed subscriptions (opened on first use)."""
-        if self._web is None:
-            self._web = Web(self.settings)
-        return self._web
+        """The fetcher and feed subscriptions (opened on first use, once across threads)."""
+        with self._web_lock:
+            if self._web is None:
+                self._web = Web(self.settings)
+            return self._web
 
     def add_links(self, urls: Sequence[str]) -> tuple[list[LinkResult], IngestReport]:
         """Fetch web pages and ingest them; a page already here (same canonical URL) is
