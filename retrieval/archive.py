@@ -40,7 +40,7 @@ from retrieval.search.dated import dated_stages
 from retrieval.search.dates import detect
 from retrieval.search.hybrid import Searcher, SearchParams, Stages
 from retrieval.settings import RetrievalSettings
-from retrieval.types import Answer, Chunk, Hit
+from retrieval.types import Answer, Hit
 
 log = logging.getLogger(__name__)
 
@@ -342,7 +342,3 @@ class Archive:
             last_date=days[-1] if days else None,
             newest=tuple(ordered[:newest]),
         )
-
-    def passage(self, chunk_id: str) -> Chunk | None:
-        found = self._store.get([chunk_id])
-        return found[0] if found else None

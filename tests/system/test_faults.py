@@ -109,7 +109,7 @@ def test_stopped_server_means_temporarily_unavailable_until_it_returns(
     with pytest.raises(IndexUnavailable, match=f"{chroma_server.host}:{chroma_server.port}"):
         Archive(settings, embedder=embedder)
     with pytest.raises(IndexUnavailable):
-        archive.passage(archive.lexical.ids[0])
+        archive.search(CROCUS_QUESTION)
     assert archive.stats().chunks == len(archive.lexical)  # last known contents, no error
 
     chroma_server.start()
