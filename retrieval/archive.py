@@ -69,10 +69,12 @@ class Archive:
     ) -> None:
         self.settings = settings
         self.params = params or SearchParams()
-        self._embedder = embedder or SentenceTransformerEmbedder(
-            settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
-        )
-        self._store: Store = store or ChromaStore(settings)
+        if embedder is None:
+            embedder = SentenceTransformerEmbedder(
+                settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
+            )
+        self._embedder = embedder
+        self._store: Store = store if store is not None else ChromaStore(settings)
         self._index = IndexState(
             self._store,
             settings.lexical_dir,
