@@ -1126,11 +1126,42 @@ def _month_holds(month: int, mine: _Time, around: _Time) -> bool:
 
 
 def _name_holds(name: str, sentence: str, context: str) -> bool:
-    """At least half of a name's words occur in the sentence or its context."""
+    """At least half of a name's words occur in the sentence or its context, or the name is
+    there as an acronym or spelled out ("US" and "United States", "NYC" and "New York City")."""
     words = [_possessive(w.lower()) for w in _QUESTION_WORD_RE.findall(name)]
     words = [w for w in words if w not in _CONNECTORS] or words
     present = sum(1 for w in words if _word_in(w, sentence) or _word_in(w, context))
-    return present * 2 >= len(words)
+    if present * 2 >= len(words):
+        return True
+    text = f"{sentence}\n{context}"
+    return _initials(name) in _acronyms(text) or _acronym(name) in _spelled_out(text)
+
+
+_ACRONYM_RE = re.compile(r"\b[A-Z]{2,6}\b|\b(?:[A-Z]\.){2,6}")
+_CAPITAL_RUN_RE = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:of|the|and|for|de|&)?\s*[A-Z][\w'’-]*)+")
+
+
+def _acronym(name: str) -> str:
+    """The name as an acronym, if it is one ("U.S." → "US"); else ""."""
+    compact = name.replace(".", "").strip()
+    return compact if 2 <= len(compact) <= 6 and compact.isupper() and compact.isalpha() else ""
+
+
+def _initials(name: str) -> str:
+    """The initials of a multi-word name's capitalised words ("New York City" → "NYC")."""
+    capitals = [w[0] for w in name.split() if w[:1].isupper() and w.lower() not in _CONNECTORS]
+    return "".join(capitals) if len(capitals) >= 2 else "\0"
+
+
+@lru_cache(maxsize=4096)
+def _acronyms(text: str) -> frozenset[str]:
+    return frozenset(m.group().replace(".", "") for m in _ACRONYM_RE.finditer(text))
+
+
+@lru_cache(maxsize=4096)
+def _spelled_out(text: str) -> frozenset[str]:
+    """The initials of every run of capitalised words in the text."""
+    return frozenset(_initials(m.group()) for m in _CAPITAL_RUN_RE.finditer(text)) - {"\0"}
 
 
 def _word_in(word: str, text: str) -> bool:

@@ -358,3 +358,14 @@ def test_a_question_over_forty_sentences_takes_a_few_milliseconds() -> None:
     for passage in passages:
         answers(passage.split(" Story")[0] + f" ({passage[-30:]})", analysis, passage)
     assert time.perf_counter() - started < 0.1
+
+
+def test_a_name_matches_its_acronym_and_its_spelled_out_form() -> None:
+    """ "US" in the question is met by "the United States" in the passage, and back."""
+    asked_short = analyze("What did the US warn Russia about in March 2024?")
+    asked_long = analyze("What did the United States warn Russia about in March 2024?")
+    sentence = "The United States warned Russia in March 2024 that concerts were at risk."
+    short_sentence = "The US warned Russia in March 2024 that concerts were at risk."
+    assert constraints_hold(asked_short, sentence, "")
+    assert constraints_hold(asked_long, short_sentence, "")
+    assert not constraints_hold(analyze("What did the UN warn about?"), sentence, "")
