@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.render import mark_spans
 from bot.settings import Settings
 from retrieval import Answer, Archive, CitebotError, IngestReport
 from retrieval.index import discard_index_files
@@ -235,22 +236,20 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     from retrieval.ingest.fetching import FetchError
 
     archive = open_archive(settings)
-    store = archive.web.feeds
     if args.action == "add":
         try:
-            archive.web.fetcher.check_url(args.url)
-            feed = store.add(args.url)
+            feed = archive.subscribe(args.url)
         except FetchError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(f"subscribed to {feed.url}; `citebot ingest --feeds` or `citebot serve` fetches it")
     elif args.action == "remove":
-        if not store.remove(args.url):
+        if not archive.unsubscribe(args.url):
             print(f"error: not subscribed to {args.url}", file=sys.stderr)
             return 1
         print(f"unsubscribed from {args.url} (its articles stay in the archive)")
     else:
-        feeds = store.list()
+        feeds = archive.feeds()
         if args.json:
             print(json.dumps([asdict(f) for f in feeds], default=str))
         elif not feeds:
@@ -299,15 +298,9 @@ def format_answer(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def marked(text: str, spans: Sequence[tuple[int, int]], mark: str = "**") -> str:
-    """text with each span (offsets into it) between `mark`s."""
-    out, position = [], 0
-    for start, end in sorted(spans):
-        if start < position or end > len(text) or start >= end:
-            continue
-        out += [text[position:start], mark, text[start:end], mark]
-        position = end
-    return "".join([*out, text[position:]])
+def marked(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """text with each span (offsets into it) between `**`."""
+    return mark_spans(text, spans, "**", "**")
 
 
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:

@@ -65,26 +65,25 @@ async def on_feeds(context: BotContext, message: Message, argument: str) -> None
         await reply_html(context.bot, message, esc(NOT_ADMIN))
         return
     action, _, url = argument.strip().partition(" ")
-    web = s.archive.web
+    archive = s.archive
     if action in ("add", "remove") and url.strip():
         url = url.strip()
         if action == "add":
             try:
-                await asyncio.to_thread(web.fetcher.check_url, url)
-                feed = await asyncio.to_thread(web.feeds.add, url)
+                feed = await asyncio.to_thread(archive.subscribe, url)
             except FetchError as exc:
                 await reply_html(context.bot, message, f"Could not subscribe: {esc(str(exc))}")
                 return
             text = f"Subscribed to {esc(feed.url)}. New articles are added as they appear."
         else:
-            removed = await asyncio.to_thread(web.feeds.remove, url)
+            removed = await asyncio.to_thread(archive.unsubscribe, url)
             text = f"Unsubscribed from {esc(url)}." if removed else f"Not subscribed to {esc(url)}."
         await reply_html(context.bot, message, text)
         return
     if action:
         await reply_html(context.bot, message, FEEDS_USAGE)
         return
-    feeds = await asyncio.to_thread(web.feeds.list)
+    feeds = await asyncio.to_thread(archive.feeds)
     if not feeds:
         await reply_html(context.bot, message, f"No feeds yet. {FEEDS_USAGE}")
         return

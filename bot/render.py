@@ -120,19 +120,26 @@ _OPEN, _CLOSE = "\ue000", "\ue001"
 _BOLD_OPEN, _BOLD_CLOSE = "<b>", "</b>"
 
 
-def _mark(text: str, spans: Sequence[tuple[int, int]]) -> str:
-    """text with the spans (offsets into it) between the mark characters."""
-    text = text.replace(_OPEN, "").replace(_CLOSE, "")
+def mark_spans(text: str, spans: Sequence[tuple[int, int]], opening: str, closing: str) -> str:
+    """text with each span (offsets into it) between `opening` and `closing`; spans that
+    overlap an earlier one or the end are clipped."""
     out: list[str] = []
     position = 0
     for start, end in sorted(spans):
         start, end = max(start, position), min(end, len(text))
         if start >= end:
             continue
-        out += [text[position:start], _OPEN, text[start:end], _CLOSE]
+        out += [text[position:start], opening, text[start:end], closing]
         position = end
     out.append(text[position:])
     return "".join(out)
+
+
+def _mark(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """text with the spans between the private mark characters (any already in the text
+    become U+FFFD, so offsets still hold and only our marks turn into tags)."""
+    text = text.replace(_OPEN, "\ufffd").replace(_CLOSE, "\ufffd")
+    return mark_spans(text, spans, _OPEN, _CLOSE)
 
 
 def _bold_marks(fragment: str) -> str:

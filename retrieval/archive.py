@@ -31,7 +31,7 @@ from retrieval.index.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.index.lexical import DocumentInfo, LexicalIndex
 from retrieval.index.snapshots import IndexState, discard_index_files
 from retrieval.index.store import ChromaStore, Store
-from retrieval.ingest.feeds import PollReport
+from retrieval.ingest.feeds import Feed, PollReport
 from retrieval.ingest.loaders import Limits
 from retrieval.ingest.manifest import Manifest
 from retrieval.ingest.pipeline import Ingestor, IngestReport, Progress
@@ -186,6 +186,19 @@ class Archive:
         results = self.web.fetch_links(urls)
         fetched = [r.path for r in results if r.path is not None]
         return results, self.ingest(fetched) if fetched else IngestReport()
+
+    def subscribe(self, url: str) -> Feed:
+        """Subscribe to an RSS/Atom feed (FetchError if its address may not be fetched)."""
+        self.web.fetcher.check_url(url)
+        return self.web.feeds.add(url)
+
+    def unsubscribe(self, url: str) -> bool:
+        """Drop a subscription (its articles stay); False if there was none."""
+        return self.web.feeds.remove(url)
+
+    def feeds(self) -> tuple[Feed, ...]:
+        """The subscriptions and their polling state."""
+        return self.web.feeds.list()
 
     def poll_feeds(self, every_feed: bool = False) -> tuple[PollReport, IngestReport]:
         """One round over the feeds, then the pages folder ingested (new, changed and removed
