@@ -15,8 +15,8 @@ lists, no model. The rules:
 - `constraints_hold` checks that every constraint is met by the sentence or its context
   (passage, title, document date). A year or quarter the sentence itself states overrides the
   context: a sentence about 2022 does not answer a question about 2018 because its passage
-  mentions 2018. Years after "since", "from", "until", "compared with" and the like are not
-  what the sentence is about ("since 2018" in a sentence about 2022).
+  mentions 2018. Years after "since", "from", "compared with" and the like are not what the
+  sentence is about ("since 2018" in a sentence about 2022); "until 1796, when …" is.
 - `is_echo` rejects sentences that carry no answer whatever their words: questions, headlines
   and list titles without a verb ("Tesla Q2 2020 revenue.", "2018 Winter Olympics - Medal
   Tracker."), calls to action ("Check out the medal count.") and sentences made only of the
@@ -103,6 +103,13 @@ _NUMBER_WORDS = frozenset(
     " hundred thousand million billion trillion dozen dozens hundreds thousands millions"
     " billions half quarter".split()
 )
+_WORD_VALUES = {
+    w: str(n)
+    for n, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
+        " fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100", "dozen": "12"}
 # Capitalised words that start sentences without being names.
 _NOT_NAMES = (
     STOPWORDS
@@ -268,7 +275,8 @@ _PERCENT_RE = re.compile(
     re.I,
 )
 _NUMBER_RE = re.compile(
-    rf"(?<![\w.])(?:about |around |nearly |almost |over |more than |some )?"
+    r"\b(?:one|a|two|three)[\s-](?:half|third|thirds|quarter|quarters|fifth|fifths)\b"
+    rf"|(?<![\w.])(?:about |around |nearly |almost |over |more than |some )?"
     rf"{_NUM}(?:\s?(?:{_SCALE}|{_NUMBER_WORD}\b))?"
     rf"|\b{_NUMBER_WORD}(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine|hundred"
     rf"|thousand|million|billion))*\b",
@@ -280,7 +288,7 @@ _ORDINAL_RE = re.compile(
 _RELATIVE_YEAR_RE = re.compile(r"\b(last|this|next) year\b|\ba year (?:ago|earlier)\b", re.I)
 # Years and quarters after these words are not what the sentence is about.
 _NOT_ABOUT_RE = re.compile(
-    r"\b(?:since|until|till|through|from|before|after|prior to|compared (?:with|to)|versus|vs"
+    r"\b(?:since|from|before|after|prior to|compared (?:with|to)|versus|vs"
     r"|than|a year earlier|year-earlier|year-ago|between|as far back as)\b",
     re.I,
 )
@@ -310,6 +318,13 @@ _SUBJECT_RE = re.compile(
     r"\b(?:who|(?:which|what)\s+[a-z]+)\s+([A-Za-z']+)(?:\s+([A-Za-z']+))?", re.I
 )
 _QUESTION_WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+# "When X happened, who …?", "If q=9, how many …?": the wh-word of the main clause counts.
+_LEADING_CLAUSE_RE = re.compile(
+    r"^(?:when|if|while|after|before|since|although|though|once|as|because|given|besides)\b"
+    r"[^,?]*,\s*",
+    re.I,
+)
+_TRAILING_WH_RE = re.compile(r"\b(?:who|whom|what|which|where|when)\W*$", re.I)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,12 +375,14 @@ def _wants_subject(question: str) -> bool:
 
 def _answer_type(question: str) -> tuple[AnswerType, str | None]:
     """The expected answer type and head noun, from the wh-word or from cue nouns."""
-    text = question.strip()
+    text = _main_clause(question.strip())
     lower = text.lower()
     how = _HOW_NUMBER_RE.search(lower)
     if how:
         word = how.group(1)
-        return (AnswerType.AMOUNT if word == "much" else AnswerType.NUMBER), word
+        proportion = word == "much" and lower.startswith(" of", how.end())
+        amount = word == "much" and not proportion
+        return (AnswerType.AMOUNT if amount else AnswerType.NUMBER), word
     wh = _WH_RE.search(lower)
     first = lower.split(maxsplit=1)[0] if lower else ""
     if first in _AUXILIARIES and (wh is None or wh.start() > 0):
@@ -382,6 +399,18 @@ def _answer_type(question: str) -> tuple[AnswerType, str | None]:
     if word in ("why", "how"):
         return AnswerType.SUPPORT, None
     return _what_type(lower[wh.end() :])
+
+
+def _main_clause(question: str) -> str:
+    """The question without a leading clause ("When Fox left, who replaced him?" → "who
+    replaced him?") or with its trailing wh-word ("… it creates what?" → "what?")."""
+    tail = _TRAILING_WH_RE.search(question)
+    if tail and tail.start() > 0:
+        return question[tail.start() :]
+    lead = _LEADING_CLAUSE_RE.match(question)
+    if lead and _WH_RE.search(question, lead.end()):
+        return question[lead.end() :]
+    return question
 
 
 def _what_type(rest: str) -> tuple[AnswerType, str | None]:
@@ -402,15 +431,20 @@ def _what_type(rest: str) -> tuple[AnswerType, str | None]:
         rest_words = rest_words[2:]
         if rest_words and rest_words[0] in ("the", "a", "an"):
             rest_words = rest_words[1:]
+    phrase: list[str] = []
     for i, word in enumerate(rest_words[:6]):
         if word.endswith("'s") and i + 1 < len(rest_words):
             head = _head_noun(rest_words[i + 1 :])
             return _type_of_head(head), head
+        if word in _AUXILIARIES or word in STOPWORDS or word in _COMMON_VERBS:
+            break
+        phrase.append(word)
+    # The head is the phrase's last noun ("the Pulitzer Prize novelist" asks for a person);
+    # failing that, the first word of a kind ("the prize money" asks for an amount).
+    for word in [*phrase[::-1][:1], *phrase]:
         kind = _type_of_head(word)
         if kind is not AnswerType.THING:
             return kind, word
-        if word in ("of", "for", "in", "at", "on", "by") or word in _AUXILIARIES:
-            break
     return AnswerType.THING, None
 
 
@@ -438,6 +472,8 @@ def _type_of_head(head: str) -> AnswerType:
     ):
         if head in nouns:
             return kind
+    if len(head) > 5 and head.endswith(("ist", "ists", "ician", "icians")):
+        return AnswerType.PERSON  # novelist, physicist, musician
     return AnswerType.THING
 
 
@@ -829,7 +865,14 @@ def _in_question(text: str, analysis: QuestionAnalysis) -> bool:
     """Whether every word of a candidate is already in the question."""
     words = [_possessive(w.lower()) for w in _QUESTION_WORD_RE.findall(text)]
     content = [w for w in words if w not in STOPWORDS] or words
-    return bool(content) and all(w in analysis.words for w in content)
+    return bool(content) and all(_asked(w, analysis) for w in content)
+
+
+def _asked(word: str, analysis: QuestionAnalysis) -> bool:
+    """Whether the question has the word or another form of it ("Aristotle", "Aristotelian")."""
+    if word in analysis.words:
+        return True
+    return len(word) >= 5 and any(len(w) >= 5 and _same_stem(word, w) for w in analysis.words)
 
 
 def _question_word_offsets(sentence: str, analysis: QuestionAnalysis) -> list[tuple[int, int]]:
@@ -976,8 +1019,10 @@ def _time(text: str) -> _Time:
 
 @lru_cache(maxsize=4096)
 def _numbers(text: str) -> frozenset[str]:
-    """The digit strings of a text, without thousands separators."""
-    return frozenset(n.replace(",", "") for n in _DIGITS_RE.findall(text))
+    """The numbers of a text as digit strings, without thousands separators; small numbers
+    written as words count too ("four primes" meets "4 primes")."""
+    digits = {n.replace(",", "") for n in _DIGITS_RE.findall(text)}
+    return frozenset(digits | {_WORD_VALUES[w] for w in _words(text) if w in _WORD_VALUES})
 
 
 @lru_cache(maxsize=4096)
@@ -1170,10 +1215,18 @@ def _word_in(word: str, text: str) -> bool:
         return True
     if len(word) < 4:
         return False
-    return any(
-        (w.startswith(word) or word.startswith(w)) and abs(len(w) - len(word)) <= 3
-        for w in _prefixes(text).get(word[:4], ())
+    return any(_same_stem(word, w) for w in _prefixes(text).get(word[:4], ()))
+
+
+def _same_stem(a: str, b: str) -> bool:
+    """Whether two words are forms of one word: one begins the other ("Kenya", "Kenyan"), or
+    they share three quarters of the shorter and five letters ("Aristotle", "Aristotelian")."""
+    if a.startswith(b) or b.startswith(a):
+        return abs(len(a) - len(b)) <= 3
+    shared = next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
     )
+    return shared >= 5 and shared * 4 >= 3 * min(len(a), len(b))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1332,11 +1385,29 @@ def contradicts(sentence: str, question: str) -> bool:
     """Whether the sentence speaks of the opposite of what the question asks: the question is
     negated ("Who did not …?") and the sentence is not, or the question has a word ("largest",
     "failed") whose opposite the sentence has instead ("smallest", "succeeded")."""
-    if _NEGATION_RE.search(question) and not _NEGATION_RE.search(sentence):
+    if _negated(question) and not _NEGATION_RE.search(sentence):
         return True
     asked = _lower_words(question)
     said = _lower_words(sentence)
     return any(word in _OPPOSITE and _OPPOSITE[word] in said and word not in said for word in asked)
+
+
+def _negated(question: str) -> bool:
+    """Whether the question's main clause is negated: "Who did not …?", not "What did they
+    face that they had not faced before?" (a negation in a relative clause describes the
+    answer rather than denying it)."""
+    negation = _NEGATION_RE.search(question)
+    if negation is None:
+        return False
+    before = question[: negation.start()]
+    wh = _WH_RE.search(before)
+    return not _CLAUSE_RE.search(before, wh.end() if wh else 0)
+
+
+_CLAUSE_RE = re.compile(
+    r"\b(?:that|which|who|whom|whose|where|when|because|although|though|while|if|since)\b",
+    re.I,
+)
 
 
 def _lower_words(text: str) -> frozenset[str]:
