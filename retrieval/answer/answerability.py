@@ -78,6 +78,9 @@ class QuestionAnalysis:
     words: frozenset[str] = frozenset()  # the question's lower-cased words
     stems: frozenset[str] = frozenset()  # the question's content terms, stemmed
     subject: bool = False  # "Who won …?" wants the name before the verb, "Who did X beat?" not
+    # For each news event the question asks about ("won", "died", "cost" …), the words that
+    # report it; an answering sentence must have one of each ("reached the final" ≠ "won").
+    events: tuple[frozenset[str], ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,6 +193,48 @@ _COMMON_VERBS = frozenset(
     built build builds brought bring brings kept keep keeps found find finds knew know
     thought think stood stand meant mean spent spend sent send struck strike wrote write
     born""".split()
+)
+
+
+def _event_words(groups: dict[str, str]) -> dict[str, frozenset[str]]:
+    """Each asking word mapped to the words that report its event (its own group included)."""
+    table: dict[str, frozenset[str]] = {}
+    for asking, reporting in groups.items():
+        words = frozenset(reporting.split()) | frozenset(asking.split())
+        for word in asking.split():
+            table[word] = words
+    return table
+
+
+# The events news questions ask about most, by the verbs that ask for them, and the words a
+# report of each uses. A question with one of these verbs is only answered by a sentence that
+# reports that event: "Which team won the Finals?" is not answered by "The Heat reached the
+# Finals", nor "Who was appointed coach?" by "The club fired its coach Paul Hendry".
+_EVENTS = _event_words(
+    {
+        "win won wins": """winning winner winners beat beats beating defeated defeat defeats
+            defeating victory victorious champion champions title titles crowned triumph
+            triumphed clinched claimed retained gold elected awarded earned""",
+        "appointed appoint appoints named hired": """appointment named name names hire hires
+            hiring picked chose chosen selected tapped succeed succeeds succeeded replace
+            replaces replaced replacing successor promoted installed elevated new""",
+        "died die dies killed kill": """dead death deaths killing kills toll fatalities
+            perished lives massacred murdered slain executed""",
+        "cost costs": """price prices priced sells sold retail retails starts starting
+            charge charges costing""",
+        "pay paid pays": """fee fees deal price priced bought buys acquired acquires
+            acquisition purchase purchased paying payment valued signed sign signs cost costs
+            charged charge charges""",
+        "release released releases launch launched launches": """sale available unveiled
+            debuted debut arrived shipped shipping lifted liftoff blasted launching
+            releasing premiered premiere opened issued published""",
+        "begin began begins start started starts": """opened opens open opening kicked
+            launched launch debut debuted first beginning starting""",
+        "host hosted hosts": """held hold holds staged stage play played venue hosting
+            took opened opens opening""",
+        "buy bought buys acquire acquired acquires": """acquisition purchase purchased
+            takeover deal buying acquiring agreed completed""",
+    }
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -355,6 +400,7 @@ def analyze(question: str) -> QuestionAnalysis:
         words=frozenset(w for word in lowered for w in (word, _possessive(word))),
         stems=frozenset(filter(None, (_stem(w) for w in lowered))),
         subject=_wants_subject(question),
+        events=tuple(dict.fromkeys(_EVENTS[w] for w in lowered if w in _EVENTS)),
     )
 
 
@@ -1447,6 +1493,14 @@ def fit(sentence: str, analysis: QuestionAnalysis, context: str = "") -> bool:
     )
 
 
+def reports_events(sentence: str, analysis: QuestionAnalysis) -> bool:
+    """Whether the sentence reports each event the question asks about (see `_EVENTS`)."""
+    if not analysis.events:
+        return True
+    said = {w.lower() for w in re.findall(r"[^\W_]+", sentence)}
+    return all(said & words for words in analysis.events)
+
+
 def answers(sentence: str, analysis: QuestionAnalysis, context: str = "") -> Span | None:
     """The best answer span if the sentence answers the question, else None.
 
@@ -1457,6 +1511,8 @@ def answers(sentence: str, analysis: QuestionAnalysis, context: str = "") -> Spa
     if contradicts(sentence, analysis.question) or speculates(sentence, analysis.question):
         return None
     if not constraints_hold(analysis, sentence, context):
+        return None
+    if not reports_events(sentence, analysis):
         return None
     if analysis.answer_type is AnswerType.SUPPORT:
         return Span(0, len(sentence), "support")

@@ -415,3 +415,44 @@ def test_fractions_answer_how_much_of() -> None:
     question = "How much of the indulgence money went to Rome?"
     sentence = "Luther noted that one half was to go to the building of St Peter's in Rome."
     assert answer_text(sentence, question) == "one half"
+
+
+# --- the event the question asks about -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "reports", "does_not"),
+    [
+        (
+            "Which team won the 2023 NBA Finals?",
+            "The Denver Nuggets beat the Miami Heat 94-89 to claim the 2023 NBA title.",
+            "The Miami Heat reached the 2023 NBA Finals after Game 7 in Boston.",
+        ),
+        (
+            "Who was appointed head coach of the Mariners in 2023?",
+            "The Mariners hired Luis Ferreira as head coach in 2023.",
+            "The Mariners fired head coach Paul Hendry in 2023.",
+        ),
+        (
+            "How much does the Apple Vision Pro cost?",
+            "Apple unveiled the Vision Pro, priced at $3,499.",
+            "Apple Vision Pro buyers can add AppleCare+ for $499.",
+        ),
+        (
+            "Where did Taylor Swift begin the Eras Tour?",
+            "Taylor Swift opened the Eras Tour at State Farm Stadium in Glendale, Arizona.",
+            "Taylor Swift played the Eras Tour at Wembley Stadium in London.",
+        ),
+    ],
+)
+def test_a_sentence_must_report_the_event_the_question_asks_about(
+    question: str, reports: str, does_not: str
+) -> None:
+    assert answer_text(reports, question) is not None
+    assert answer_text(does_not, question) is None
+
+
+def test_questions_without_a_news_event_are_not_held_to_one() -> None:
+    question = "What is the population of Lagos?"
+    assert not analyze(question).events
+    assert answer_text("Lagos has about 15 million inhabitants.", question) == "15 million"
