@@ -26,6 +26,7 @@ lists, no model. The rules:
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -1125,6 +1126,8 @@ def constraints_hold(analysis: QuestionAnalysis, sentence: str, context: str = "
     """
     if analysis.years or analysis.quarters or analysis.dates or analysis.months:
         mine, around = _time(sentence), _time(context)
+        if analysis.months and not (mine.anchor_years or mine.anchor_months or mine.dates):
+            mine = _published(sentence, context) or mine
         relative = _relative_years(sentence, context)
         asked = _time(analysis.question)
         if not (
@@ -1140,7 +1143,46 @@ def constraints_hold(analysis: QuestionAnalysis, sentence: str, context: str = "
             o in _ordinals_in(sentence) or o in _ordinals_in(context) for o in analysis.ordinals
         )
         and _names_hold(analysis.names, sentence, context)
+        and not _other_model(analysis.question, sentence)
     )
+
+
+_MODEL_RE = re.compile(r"\b([A-Z][A-Za-z]+)\s?(\d{1,3})\b(?![.,:]\d)")
+
+
+def _other_model(question: str, sentence: str) -> bool:
+    """Whether the sentence speaks of another number of a name the question numbers: "Pixel
+    9" for "Pixel 8", "Super Bowl 57" for "Super Bowl 50", "COP27" for "COP28"."""
+    asked = {(m.group(1), m.group(2)) for m in _MODEL_RE.finditer(question)}
+    if not asked:
+        return False
+    said = [(m.group(1), m.group(2)) for m in _MODEL_RE.finditer(sentence)]
+    return any(
+        (name, n) not in said and any(other == name for other, _ in said) for name, n in asked
+    )
+
+
+_PUBLICATION_DAY_RE = re.compile(
+    r"\b(?:on\s+(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+    r"|yesterday|today|tonight|this\s+week|last\s+week)\b"
+)
+
+
+def _published(sentence: str, context: str) -> _Time | None:
+    """A news sentence dated only "on Friday" or "yesterday" is about the days before its
+    document's date: those months and years (None when it says no such thing)."""
+    dated = _ISO_DATE_RE.search(context)
+    if not dated or not _PUBLICATION_DAY_RE.search(sentence):
+        return None
+    try:
+        day = datetime.date.fromisoformat(dated.group())
+    except ValueError:
+        return None
+    week_before = day - datetime.timedelta(days=7)
+    years = frozenset({day.year, week_before.year})
+    months = frozenset({day.month, week_before.month})
+    empty: frozenset[Any] = frozenset()
+    return _Time(years, years, empty, empty, empty, months, months)
 
 
 def _names_hold(names: tuple[str, ...], sentence: str, context: str) -> bool:
@@ -1216,11 +1258,39 @@ def _month_holds(month: int, mine: _Time, around: _Time) -> bool:
     return month in around.months
 
 
+def _names_another(words: list[str], sentence: str) -> bool:
+    """Whether the sentence names another thing of the same kind: "the Nobel Peace Prize"
+    for "the Booker Prize" (a bare "the Prize" or "the Tour" may still mean the asked one)."""
+    generic = {w for w in words if w in _GENERIC_NAME_WORDS}
+    distinctive = set(words) - generic
+    if not generic or not distinctive:
+        return False
+    for start, end in _name_runs(sentence):
+        run = {_possessive(w.lower()) for w in _QUESTION_WORD_RE.findall(sentence[start:end])}
+        others = run - generic - _CONNECTORS
+        if run & generic and others and not others & distinctive:
+            return True
+    return False
+
+
+# Words that many names share: "the Booker Prize" is not met by "the Nobel Prize".
+_GENERIC_NAME_WORDS = frozenset(
+    """prize prizes award awards cup trophy bowl championship championships open tour
+    party university college school stadium arena league series festival games summit
+    election elections conference council committee company group bank club association
+    society institute museum hospital airport station river lake mountain island islands
+    street road bridge tower building house palace church cathedral state states city
+    republic kingdom empire war act treaty agreement day week""".split()
+)
+
+
 def _name_holds(name: str, sentence: str, context: str) -> bool:
     """At least half of a name's words occur in the sentence or its context, or the name is
     there as an acronym or spelled out ("US" and "United States", "NYC" and "New York City")."""
     words = [_possessive(w.lower()) for w in _QUESTION_WORD_RE.findall(name)]
     words = [w for w in words if w not in _CONNECTORS] or words
+    if _names_another(words, sentence):
+        return False
     present = sum(1 for w in words if _word_in(w, sentence) or _word_in(w, context))
     if present * 2 >= len(words):
         return True
@@ -1396,6 +1466,7 @@ _OPPOSITES = (
     ("began", "ended"),
     ("true", "false"),
     ("men's", "women's"),
+    ("singles", "doubles"),
     ("men", "women"),
     ("boys", "girls"),
     ("boys'", "girls'"),

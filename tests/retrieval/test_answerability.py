@@ -456,3 +456,31 @@ def test_questions_without_a_news_event_are_not_held_to_one() -> None:
     question = "What is the population of Lagos?"
     assert not analyze(question).events
     assert answer_text("Lagos has about 15 million inhabitants.", question) == "15 million"
+
+
+def test_a_sentence_dated_on_friday_is_about_its_document_s_month() -> None:
+    question = "What did Germany's minimum wage rise to in October 2022?"
+    sentence = "Germany's minimum wage rose to 10.45 euros an hour on Friday."
+    july = context_of("A bigger rise is planned for October. " + sentence, "Wage", "2022-07-01")
+    october = context_of(sentence, "Wage", "2022-10-01")
+    early_november = context_of(sentence, "Wage", "2022-11-02")  # Friday was October 28
+    assert answer_text(sentence, question, july) is None
+    assert answer_text(sentence, question, october) == "10.45 euros"
+    assert answer_text(sentence, question, early_november) == "10.45 euros"
+
+
+def test_another_number_of_the_same_name_is_another_thing() -> None:
+    question = "Which chip powers the Google Pixel 8?"
+    nine = "Google launched the Pixel 9 with the Tensor G4 chip."
+    eight = "Google launched the Pixel 8 with the Tensor G3 chip."
+    assert answer_text(nine, question, context_of(nine + " It replaces the Pixel 8.")) is None
+    assert answer_text(eight, question) == "Tensor G3"
+
+
+def test_a_name_is_not_met_by_another_name_with_the_same_generic_word() -> None:
+    asked = analyze("Who won the Booker Prize in 2020?")
+    assert not constraints_hold(asked, "The World Food Programme won the 2020 Nobel Peace Prize.")
+    assert constraints_hold(asked, "Douglas Stuart won the 2020 Booker for Shuggie Bain.")
+    assert constraints_hold(analyze("Who won the Tour de France?"), "Pogacar won the Tour.")
+    singles = "Angelique Kerber won the women's singles title at Wimbledon."
+    assert contradicts(singles, "Who won the women's doubles at Wimbledon?")
