@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -1081,8 +1082,21 @@ def _ordinals_in(text: str) -> frozenset[int]:
 
 @lru_cache(maxsize=4096)
 def _words(text: str) -> frozenset[str]:
-    """The lower-cased words of a text, possessives removed."""
-    return frozenset(_possessive(w.lower()) for w in _QUESTION_WORD_RE.findall(text))
+    """The lower-cased words of a text, possessives removed, accents folded ("Temür" is
+    "temur")."""
+    return frozenset(_fold(_possessive(w.lower())) for w in _QUESTION_WORD_RE.findall(text))
+
+
+_LETTERS = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe"})
+
+
+@lru_cache(maxsize=16384)
+def _fold(word: str) -> str:
+    """The word without accents ("bolesław" → "boleslaw")."""
+    if word.isascii():
+        return word
+    decomposed = unicodedata.normalize("NFKD", word.translate(_LETTERS))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 @lru_cache(maxsize=4096)
@@ -1259,35 +1273,36 @@ def _month_holds(month: int, mine: _Time, around: _Time) -> bool:
 
 
 def _names_another(words: list[str], sentence: str) -> bool:
-    """Whether the sentence names another thing of the same kind: "the Nobel Peace Prize"
-    for "the Booker Prize" (a bare "the Prize" or "the Tour" may still mean the asked one)."""
-    generic = {w for w in words if w in _GENERIC_NAME_WORDS}
-    distinctive = set(words) - generic
-    if not generic or not distinctive:
+    """Whether the sentence names another thing than the question's name, using part of it:
+    "the Nobel Peace Prize" for "the Booker Prize", "Vivienne Westwood" for "Westwood One".
+    A bare part ("the Prize", "the Tour") may still mean the asked name."""
+    missing = {w for w in words if not _word_in(w, sentence)}
+    if not missing or len(missing) == len(words):
         return False
+    present = set(words) - missing
     for start, end in _name_runs(sentence):
-        run = {_possessive(w.lower()) for w in _QUESTION_WORD_RE.findall(sentence[start:end])}
-        others = run - generic - _CONNECTORS
-        if run & generic and others and not others & distinctive:
-            return True
+        for part in re.split(r"\s+(?:[a-z]+\s+)+", sentence[start:end]):  # "Booker for Bain"
+            run = _words(part)
+            others = run - present - _CONNECTORS
+            if run & present and others and not any(_typo(o, m) for o in others for m in missing):
+                return True
     return False
 
 
-# Words that many names share: "the Booker Prize" is not met by "the Nobel Prize".
-_GENERIC_NAME_WORDS = frozenset(
-    """prize prizes award awards cup trophy bowl championship championships open tour
-    party university college school stadium arena league series festival games summit
-    election elections conference council committee company group bank club association
-    society institute museum hospital airport station river lake mountain island islands
-    street road bridge tower building house palace church cathedral state states city
-    republic kingdom empire war act treaty agreement day week""".split()
-)
+def _typo(a: str, b: str) -> bool:
+    """Whether two words of four letters or more differ by one letter (a misspelt name)."""
+    if min(len(a), len(b)) < 4 or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 def _name_holds(name: str, sentence: str, context: str) -> bool:
     """At least half of a name's words occur in the sentence or its context, or the name is
     there as an acronym or spelled out ("US" and "United States", "NYC" and "New York City")."""
-    words = [_possessive(w.lower()) for w in _QUESTION_WORD_RE.findall(name)]
+    words = [_fold(_possessive(w.lower())) for w in _QUESTION_WORD_RE.findall(name)]
     words = [w for w in words if w not in _CONNECTORS] or words
     if _names_another(words, sentence):
         return False
