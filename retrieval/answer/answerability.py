@@ -1299,6 +1299,22 @@ def _typo(a: str, b: str) -> bool:
     return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
+def names_missing(text: str, source: str) -> list[str]:
+    """The names `text` mentions of which `source` has no word, nor the acronym or spelled-out
+    form (accents and other forms of a word allowed: "Kerber's" is met by "Kerber",
+    "Aristotelian" by "Aristotle", "the US" by "the United States")."""
+    found = []
+    for start, end in _names(text):
+        name = text[start:end]
+        words = [w for w in _words(name) if w not in _CONNECTORS]
+        if not words or any(_word_in(w, source) for w in words):
+            continue
+        if _initials(name) in _acronyms(source) or _acronym(name) in _spelled_out(source):
+            continue
+        found.append(name)
+    return found
+
+
 def _name_holds(name: str, sentence: str, context: str) -> bool:
     """At least half of a name's words occur in the sentence or its context, or the name is
     there as an acronym or spelled out ("US" and "United States", "NYC" and "New York City")."""

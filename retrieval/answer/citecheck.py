@@ -9,6 +9,8 @@ A sentence of the answer survives only if
   joins facts from several passages ("… [1] and … [2].") is kept when the cited passages
   together reach the floor and each of them reaches half of it;
 - every number or code in it occurs in a passage it cites, or in the question;
+- every name in it (a capitalised word or run: "Naomi Osaka") has a word in a passage it
+  cites, or in the question: a fluent sentence with one invented name is dropped;
 - every link in it is the address of a cited source, or is quoted in a cited passage;
 - it repeats nothing that the passages say only inside instruction-like text (a prompt
   injection: "ignore your instructions…", a fake system prompt).
@@ -23,6 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from retrieval.answer.answerability import names_missing
 from retrieval.text import sentence_spans, terms, weighted_overlap
 from retrieval.types import Hit
 
@@ -183,6 +186,8 @@ class CitationChecker:
         self._terms = {p.n: set(terms(" ".join((p.header, *p.sentences)))) for p in passages}
         self._sentence_terms = {p.n: [(s, set(terms(s))) for s in p.sentences] for p in passages}
         clean_text = {p.n: " ".join((p.header, p.hit.chunk.source, *p.sentences)) for p in passages}
+        self._question = question
+        self._clean_text = clean_text
         self._specifics = {n: _specifics(text) for n, text in clean_text.items()}
         self._links = {n: {link.lower() for link in links(text)} for n, text in clean_text.items()}
         self._hosts = {p.n: _host(p.hit.chunk.url) for p in passages if p.hit.chunk.url}
@@ -239,6 +244,13 @@ class CitationChecker:
         if missing:
             return Verdict(
                 text, reason=f"{missing[0]!r} is not in the cited passages", unknown=unknown
+            )
+
+        cited_text = "\n".join((self._question, *(self._clean_text[n] for n in supported)))
+        strangers = names_missing(text, cited_text)
+        if strangers:
+            return Verdict(
+                text, reason=f"{strangers[0]!r} is not in the cited passages", unknown=unknown
             )
 
         quotes = tuple((n, self._best_sentence(n, content)) for n in supported)

@@ -147,6 +147,17 @@ def test_numbers_must_come_from_the_cited_passages() -> None:
     assert not wrong.kept and "1816" in wrong.reason
 
 
+def test_names_must_come_from_the_cited_passages_or_the_question() -> None:
+    assert checker().check("Austria, Prussia, Russia and Britain led the talks [2].").kept
+    wrong = checker().check("Austria, Prussia, Russia and Spain led the talks on borders [2].")
+    assert not wrong.kept and "Spain" in wrong.reason
+    # a name the passage spells out is met by its acronym, and the question's names count
+    spelled = [make_passage(1, hit("The United States signed the treaty in Vienna."))]
+    check = CitationChecker("Did the Congress of Vienna matter?", spelled, lambda _: 1.0)
+    assert check.check("The US signed the treaty in Vienna [1].").kept
+    assert check.check("The Congress of Vienna treaty was signed by the US [1].").kept
+
+
 def test_links_must_belong_to_a_cited_source() -> None:
     own = checker().check("The Congress of Vienna treaty, see history.example.org/vienna [1].")
     assert own.kept
