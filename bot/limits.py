@@ -223,9 +223,6 @@ class LLMQuota:
     def charge(self, user: Hashable, calls: int) -> None:
         self._window.take(user, calls)
 
-    def try_acquire(self, user: Hashable, calls: int = 1) -> bool:
-        return self._window.try_take(user, calls)
-
     def remaining(self, user: Hashable) -> int:
         return self._window.remaining(user)
 

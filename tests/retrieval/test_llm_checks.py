@@ -187,36 +187,35 @@ class Clock:
 def test_quota_allows_calls_per_user_in_a_sliding_hour() -> None:
     clock = Clock()
     quota = LLMQuota(3, clock=clock)
-    assert [quota.try_acquire("ann") for _ in range(4)] == [True, True, True, False]
-    assert quota.remaining("ann") == 0 and quota.remaining("bob") == 3
-    assert quota.try_acquire("bob", calls=2) and not quota.try_acquire("bob", calls=2)
+    quota.charge("ann", 3)
+    assert not quota.available("ann") and quota.remaining("ann") == 0
+    assert quota.available("bob") and quota.remaining("bob") == 3
+    quota.charge("bob", 2)
+    assert quota.remaining("bob") == 1
     clock.now += 1800
     assert quota.retry_after("ann") == 1800
     clock.now += 1800
-    assert quota.retry_after("ann") == 0 and quota.try_acquire("ann")
+    assert quota.retry_after("ann") == 0 and quota.available("ann")
+    quota.charge("ann", 1)
     assert quota.remaining("ann") == 2
 
 
 def test_zero_quota_allows_no_calls() -> None:
     quota = LLMQuota(0)
-    assert not quota.try_acquire(1) and quota.remaining(1) == 0
+    assert not quota.available(1) and quota.remaining(1) == 0
     assert quota.retry_after(1) == float("inf")
 
 
-def test_quota_is_exact_under_concurrent_use() -> None:
-    quota = LLMQuota(100)
-    granted: list[bool] = []
-    lock = threading.Lock()
+def test_quota_counts_exactly_under_concurrent_charges() -> None:
+    quota = LLMQuota(1000)
 
     def worker() -> None:
         for _ in range(50):
-            ok = quota.try_acquire(42)
-            with lock:
-                granted.append(ok)
+            quota.charge(42, 2)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sum(granted) == 100 and len(granted) == 400
+    assert quota.remaining(42) == 1000 - 8 * 50 * 2
