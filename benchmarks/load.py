@@ -45,15 +45,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from common import ROOT, SQUAD
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bot.webhook import SECRET_HEADER
+from tests.fakes.botapi_server import BotApiServer
+from tests.fakes.chroma_server import ChromaServer
 
-from bot.webhook import SECRET_HEADER  # noqa: E402
-from tests.fakes.botapi_server import BotApiServer  # noqa: E402
-from tests.fakes.chroma_server import ChromaServer  # noqa: E402
-
-SQUAD = ROOT.parent / "shared" / "eval" / "squad" / "dev-v1.1.json"
 DEMO = ROOT / "corpus"
 DEMO_QUESTIONS = [
     "Who warned Russia that Crocus City Hall was a potential target?",
