@@ -1514,7 +1514,8 @@ _PAST_QUESTION_RE = re.compile(
 )
 _FUTURE_RE = re.compile(
     r"\b(?:will|won't|shall|expects?|expected|forecasts?|due\s+to\s+be|scheduled\s+to"
-    r"|upcoming|preview)\b|'ll\b",
+    r"|upcoming|preview|set\s+to|slated|aims?\s+to|hopes?\s+to"
+    r"|in\s+contention|shortlist(?:ed)?|contenders?|favou?rites?\s+to|tipped)\b|'ll\b",
     re.I,
 )
 

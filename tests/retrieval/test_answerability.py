@@ -493,3 +493,22 @@ def test_a_sentence_naming_someone_else_with_part_of_the_name_does_not_meet_it()
     # accents and a one-letter slip in the question are the same name, not another
     assert constraints_hold(analyze("Who founded Boleslaw II of Masovia's town?"), "Bolesław II")
     assert constraints_hold(analyze("Who wrote The Mark of Anarchy?"), "The Mask of Anarchy")
+
+
+@pytest.mark.parametrize(
+    "preview",
+    [
+        "The 2019 Booker Prize shortlist, announced by judge Peter Florence, names six books.",
+        "Peter Florence is tipped to win the 2019 Booker Prize.",
+        "Margaret Atwood is set to win the 2019 Booker Prize, bookmakers said.",
+        "Salman Rushdie is in contention for the 2019 Booker Prize.",
+        "Peter Florence will present the 2019 Booker Prize on Monday.",
+    ],
+)
+def test_a_preview_does_not_answer_a_question_about_what_happened(preview: str) -> None:
+    assert answer_text(preview, "Who won the Booker Prize in 2019?") is None
+
+
+def test_a_report_still_answers_though_it_mentions_what_was_expected() -> None:
+    report = "Bernardine Evaristo won the 2019 Booker Prize, which Atwood had been expected to win."
+    assert answer_text(report, "Who won the Booker Prize in 2019?") == "Bernardine Evaristo"
