@@ -168,7 +168,8 @@ _DATE_HEADS = frozenset("year years date dates day days month months century dec
 _NUMBER_HEADS = frozenset(
     """number numbers percentage percent share total count population age score rate size
     length height distance capacity attendance margin temperature speed weight duration
-    majority turnout toll death deaths casualties""".split()
+    majority turnout toll death deaths casualties magnitude depth area volume altitude
+    elevation""".split()
 )
 _AMOUNT_HEADS = frozenset(
     """revenue revenues sales price prices cost costs profit profits loss losses income
@@ -1140,7 +1141,7 @@ def constraints_hold(analysis: QuestionAnalysis, sentence: str, context: str = "
     """
     if analysis.years or analysis.quarters or analysis.dates or analysis.months:
         mine, around = _time(sentence), _time(context)
-        if analysis.months and not (mine.anchor_years or mine.anchor_months or mine.dates):
+        if _dated_by_publication(analysis, sentence, mine):
             mine = _published(sentence, context) or mine
         relative = _relative_years(sentence, context)
         asked = _time(analysis.question)
@@ -1179,6 +1180,23 @@ def _other_model(question: str, sentence: str) -> bool:
 _PUBLICATION_DAY_RE = re.compile(
     r"\b(?:on\s+(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
     r"|yesterday|today|tonight|this\s+week|last\s+week)\b"
+)
+
+
+def _dated_by_publication(analysis: QuestionAnalysis, sentence: str, mine: _Time) -> bool:
+    """Whether the document's date dates the sentence: it states no year, month or date of
+    its own, and the question asks for a month, or for a year but not for a period's results
+    (a January report of "annual revenue" is about the year before)."""
+    if mine.anchor_years or mine.anchor_months or mine.dates:
+        return False
+    if analysis.months:
+        return True
+    return bool(analysis.years) and not analysis.quarters and not _PERIOD_RE.search(sentence)
+
+
+_PERIOD_RE = re.compile(
+    r"\b(?:quarter|quarterly|annual|annually|full[\s-]year|fiscal|year|years|season|half)\b",
+    re.I,
 )
 
 
@@ -1600,8 +1618,18 @@ def reports_events(sentence: str, analysis: QuestionAnalysis) -> bool:
     """Whether the sentence reports each event the question asks about (see `_EVENTS`)."""
     if not analysis.events:
         return True
-    said = {w.lower() for w in re.findall(r"[^\W_]+", sentence)}
+    reported = _TITLE_HOLDER_RE.sub(" ", sentence)
+    said = {w.lower() for w in re.findall(r"[^\W_]+", reported)}
     return all(said & words for words in analysis.events)
+
+
+# "the defending champion Muguruza", "seven-time champion Serena Williams", "a former winner":
+# titles people hold from earlier wins, not a report of the win asked about.
+_TITLE_HOLDER_RE = re.compile(
+    r"\b(?:defending|former|reigning|previous|past|last\s+year's|[\w]+-time|two|three|four"
+    r"|five|six|seven|eight|nine|ten)\s+(?:\w+\s+)?(?:champions?|winners?|title[\s-]holders?)\b",
+    re.I,
+)
 
 
 def answers(sentence: str, analysis: QuestionAnalysis, context: str = "") -> Span | None:

@@ -512,3 +512,26 @@ def test_a_preview_does_not_answer_a_question_about_what_happened(preview: str) 
 def test_a_report_still_answers_though_it_mentions_what_was_expected() -> None:
     report = "Bernardine Evaristo won the 2019 Booker Prize, which Atwood had been expected to win."
     assert answer_text(report, "Who won the Booker Prize in 2019?") == "Bernardine Evaristo"
+
+
+def test_a_sentence_dated_on_saturday_is_about_its_document_s_year() -> None:
+    question = "Who won the women's singles at Wimbledon in 2018?"
+    sentence = "Elena Rybakina won the women's singles at Wimbledon on Saturday."
+    passage = f"{sentence} She is the first Kazakh champion; Kerber won in 2018."
+    assert answer_text(sentence, question, context_of(passage, "Wimbledon", "2022-07-09")) is None
+    assert answer_text(sentence, question, context_of(sentence, "Wimbledon", "2018-07-14"))
+    # a report of a period's results names the period, not the day it was published
+    revenue = "Tesla said on Wednesday that its annual revenue rose 71% to $53.8 billion."
+    passage = f"Tesla reported its results for 2021. {revenue}"
+    assert answer_text(
+        revenue, "What was Tesla's revenue in 2021?", context_of(passage, "Tesla", "2022-01-26")
+    )
+
+
+def test_titles_from_earlier_wins_do_not_report_the_win_asked_about() -> None:
+    question = "Who won the women's singles at Wimbledon in 2018?"
+    draw = "The 2018 Wimbledon draw put defending champion Garbine Muguruza in the top half."
+    assert answer_text(draw, question) is None
+    seeded = "Seven-time champion Serena Williams was seeded 25th at Wimbledon in 2018."
+    assert answer_text(seeded, question) is None
+    assert answer_text("Kerber became the 2018 Wimbledon champion.", question) == "Kerber"
