@@ -5,14 +5,17 @@
     .venv/bin/python benchmarks/news_dev.py --split heldout --json    # JSON on the last line
     .venv/bin/python benchmarks/news_dev.py --cli                     # via `citebot ask --json`
     .venv/bin/python benchmarks/news_dev.py --check                   # the data only, no model
+    .venv/bin/python benchmarks/news_dev.py --data tests/data/news_check.json   # the unseen check
 
 The data is tests/data/news_dev.json: short news snippets, and questions of the kind outsiders
 ask ("Who won the women's singles at Wimbledon in 2018?", "Super Bowl 2022 location"), each
 with its gold snippet and same-topic distractors that do not answer it (other years or
 quarters, headline and question-echo snippets, boilerplate), plus questions whose topic is in
 the archive but whose answer is not. Rules are tuned on the "tune" split and reported on
-"heldout". Each document becomes a .md file with title/date/url front matter, indexed with the
-product's own ingest in a temporary folder, in two settings:
+"heldout". tests/data/news_check.json is a second set (48 snippets, 30 questions, all
+"heldout"), written separately after the rules were tuned and never tuned on. Each document
+becomes a .md file with title/date/url front matter, indexed with the product's own ingest in a
+temporary folder, in two settings:
 
 - FULL: every document. Answerable questions: the share whose answer text (not refused)
   contains an accepted answer, whose cited passages contain one, and that were refused.
