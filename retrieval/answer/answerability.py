@@ -1592,6 +1592,71 @@ def periods(text: str) -> list[str]:
     return found
 
 
+def asked_periods(analysis: QuestionAnalysis) -> list[str]:
+    """The periods the question asks about, in words: "Q1 2021", "October 2022", "2018"."""
+    if analysis.months and len(analysis.years) == 1:
+        year = analysis.years[0]
+        return [f"{_MONTH_WORDS[m]} {year}" for m in analysis.months]
+    return periods(analysis.question)
+
+
+def periods_about(sentence: str, context: str, analysis: QuestionAnalysis) -> list[str]:
+    """The periods a sentence is about, in the question's terms (quarters for a question about
+    a quarter, months for one about a month, else years): its own, not those after "since";
+    else its title's; else, for news dated only "on Friday", its document's date."""
+    title, published = _title_and_date(context)
+    mine = _time(sentence)
+    if analysis.quarters:
+        quarters = mine.anchor_quarters or _time(title).anchor_quarters
+        if published:  # "the first quarter" in a report of April 2023 is Q1 2023
+            quarters = frozenset((q, y or _reported_year(q, published)) for q, y in quarters)
+        return [f"Q{q} {y}" if y else f"Q{q}" for q, y in sorted(quarters, key=_quarter_order)]
+    years = mine.anchor_years or _time(title).anchor_years
+    if not years and published and _PUBLICATION_DAY_RE.search(sentence):
+        years = frozenset({published.year})
+    if analysis.months and len(years) == 1:
+        months = mine.anchor_months or _time(title).anchor_months
+        if not months and published and _PUBLICATION_DAY_RE.search(sentence):
+            months = frozenset({published.month})
+        if months:
+            (year,) = years
+            return [f"{_MONTH_WORDS[m]} {year}" for m in sorted(months)]
+    return [str(y) for y in sorted(years)]
+
+
+def _reported_year(quarter: int, published: datetime.date) -> int:
+    """The year of a quarter named without one in a report published on that date: the
+    latest such quarter that had ended by then."""
+    return published.year if published.month > 3 * quarter else published.year - 1
+
+
+def _quarter_order(quarter: Quarter) -> tuple[int, int]:
+    return (quarter[1] or 0, quarter[0])
+
+
+def _title_and_date(context: str) -> tuple[str, datetime.date | None]:
+    """The title and document date at the head of a `context_of` string."""
+    lines = context.split("\n", 2)
+    dated = next((_ISO_DATE_RE.match(line) for line in lines[:2] if _ISO_DATE_RE.match(line)), None)
+    title = lines[0] if lines and not _ISO_DATE_RE.match(lines[0]) else ""
+    if dated is None:
+        return title, None
+    try:
+        return title, datetime.date.fromisoformat(dated.group())
+    except ValueError:
+        return title, None
+
+
+_MONTH_WORDS = {
+    n: name.capitalize()
+    for n, name in enumerate(
+        "january february march april may june july august september october november"
+        " december".split(),
+        start=1,
+    )
+}
+
+
 def near_miss(sentence: str, analysis: QuestionAnalysis) -> bool:
     """Whether the sentence would answer the question but for its constraints: right kind of
     answer, not an echo or a contradiction, only about another time or thing."""

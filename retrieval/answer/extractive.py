@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from retrieval.answer.answerability import near_miss, periods
+from retrieval.answer.answerability import asked_periods, context_of, near_miss, periods_about
 from retrieval.answer.composer import AnswerStream
 from retrieval.answer.evidence import Evidence, IdfFn, Sentence, scored_sentences
 from retrieval.text import sentence_spans, terms
@@ -85,16 +85,18 @@ def _near_miss_text(hits: Sequence[Hit], evidence: Evidence) -> str | None:
     analysis = evidence.analysis
     if analysis is None:
         return None
-    asked = periods(analysis.question)
+    asked = asked_periods(analysis)
     if not asked or evidence.confidence <= 0:
         return None
     found: list[str] = []
     for hit in hits:
         text = hit.chunk.text
+        heading = context_of("", hit.chunk.title, hit.chunk.date)
         for start, end in sentence_spans(text):
-            if near_miss(text[start:end], analysis):
-                context = f"{hit.chunk.title} {text[start:end]}"
-                found += [p for p in periods(context) if p not in asked and p not in found]
+            sentence = text[start:end]
+            if near_miss(sentence, analysis):
+                about = periods_about(sentence, heading, analysis)
+                found += [p for p in about if p not in asked and p not in found]
     if not found:
         return None
     have = _join(found[:4])

@@ -96,3 +96,51 @@ def test_coverage_weights_question_terms_by_idf() -> None:
     assert coverage(question, "Smiljan is a village.", idf) == pytest.approx(4 / 9)
     assert coverage(question, "Tesla was born in Smiljan.", idf) == pytest.approx(1.0)
     assert coverage([], "anything", idf) == 0.0
+
+
+def news(n: int, text: str, title: str, published: str) -> Hit:
+    from datetime import date
+
+    chunk = Chunk(
+        f"n{n}",
+        f"news{n}",
+        text,
+        0,
+        len(text),
+        0,
+        title,
+        f"corpus/n{n}.md",
+        date=date.fromisoformat(published),
+    )
+    return Hit(chunk, score=1.0 - n / 10, dense_similarity=0.8)
+
+
+def test_a_refusal_says_which_periods_the_archive_has_instead() -> None:
+    """Periods come from what each near miss is about: its own quarter or month, its
+    document's date for "on Friday" news, never a year it mentions after "since"."""
+    wage = [
+        news(
+            0, "Germany's minimum wage rose to 10.45 euros an hour on Friday.", "Wage", "2022-07-01"
+        ),
+        news(
+            1,
+            "Germany's minimum wage rose to 12.41 euros an hour, the first rise since 2022.",
+            "Wage rises in January 2024",
+            "2024-01-01",
+        ),
+    ]
+    answer = compose("What did Germany's minimum wage rise to in October 2022?", wage)
+    assert answer.refused
+    assert answer.text.startswith("The archive has nothing that answers this for October 2022;")
+    assert "about July 2022 and January 2024." in answer.text
+    results = [
+        news(
+            0,
+            "Northwind posted a net profit of $40 million in the first quarter.",
+            "Northwind results",
+            "2023-04-20",
+        ),
+        news(1, "Northwind's net profit was $55 million in Q3 2023.", "Northwind Q3", "2023-10-19"),
+    ]
+    answer = compose("What was Northwind's net profit in the second quarter of 2023?", results)
+    assert "this for Q2 2023; its nearest sources are about Q1 2023 and Q3 2023." in answer.text
