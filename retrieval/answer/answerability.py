@@ -83,6 +83,7 @@ class QuestionAnalysis:
     # For each news event the question asks about ("won", "died", "cost" …), the words that
     # report it; an answering sentence must have one of each ("reached the final" ≠ "won").
     events: tuple[frozenset[str], ...] = ()
+    counted: str = ""  # the stemmed noun of "how many X" ("people"), "" otherwise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,7 +405,17 @@ def analyze(question: str) -> QuestionAnalysis:
         stems=frozenset(filter(None, (_stem(w) for w in lowered))),
         subject=_wants_subject(question),
         events=tuple(dict.fromkeys(_EVENTS[w] for w in lowered if w in _EVENTS)),
+        counted=_counted(question),
     )
+
+
+def _counted(question: str) -> str:
+    """The stem of what "how many …" counts: "How many paid subscribers did …" → "subscrib"."""
+    match = re.search(r"\bhow\s+many\s+((?:[a-z'-]+\s*){1,3})", question, re.I)
+    if match is None:
+        return ""
+    words = match.group(1).lower().split()
+    return _stem(_head_noun(words)) if words else ""
 
 
 def _wants_subject(question: str) -> bool:
@@ -832,6 +843,7 @@ def candidates(sentence: str, analysis: QuestionAnalysis) -> list[Span]:
             score
             + _proximity(span, anchors)
             + (0.3 if analysis.subject and _before_verb(sentence, span) else 0.0)
+            + _counts_fit(sentence, span, analysis)
             - (0.3 if _inside(span.start, not_about) else 0.0),
             span,
         )
@@ -850,7 +862,7 @@ def _typed_spans(sentence: str, analysis: QuestionAnalysis) -> list[tuple[Span, 
         return _numeric_spans(sentence, analysis)
     names = [(Span(a, b, "name"), _name_fit(sentence, a, b, kind)) for a, b in _names(sentence)]
     if kind is not AnswerType.THING:
-        return names
+        return [(span, fit) for span, fit in names if not _modifier(sentence, span)]
     numbers = [(Span(a, b, k), 0.8) for a, b, k in _number_spans(sentence)]
     dates = [(Span(a, b, "date"), 0.6) for a, b in _date_spans(sentence)]
     return names + numbers + dates
@@ -865,6 +877,25 @@ def _names(sentence: str) -> list[tuple[int, int]]:
             end -= 2
         spans.append((start, end))
     return spans
+
+
+def _modifier(sentence: str, span: Span) -> bool:
+    """Whether a name is only a nationality or creed describing the next word ("American
+    citizens", "German chancellor Olaf Scholz"): no person, organisation or place itself."""
+    if span.text(sentence).lower() not in _DEMONYMS:
+        return False
+    following = sentence[span.end : span.end + 2]
+    return following[:1] == " " and following[1:2].islower()
+
+
+_DEMONYMS = frozenset(
+    """american british english french german russian chinese japanese italian spanish
+    indian canadian australian mexican brazilian korean ukrainian israeli palestinian
+    iranian iraqi syrian turkish polish dutch swedish norwegian danish finnish swiss
+    austrian belgian irish scottish welsh greek portuguese argentine argentinian chilean
+    colombian egyptian saudi pakistani afghan nigerian kenyan european asian african
+    western eastern soviet catholic protestant muslim christian jewish hindu buddhist""".split()
+)
 
 
 def _name_fit(sentence: str, start: int, end: int, kind: AnswerType) -> float:
@@ -941,6 +972,30 @@ def _before_verb(sentence: str, span: Span) -> bool:
 
 
 _SUBJECT_FILLERS = frozenset("also then has have had who which reportedly finally".split())
+
+
+def _counts_fit(sentence: str, span: Span, analysis: QuestionAnalysis) -> float:
+    """For "how many X": a number followed by X (or by a word reporting the asked event,
+    "140 deaths") is raised; one followed by a unit of time ("two weeks") is lowered, unless
+    time is what is counted."""
+    if not analysis.counted:
+        return 0.0
+    following = re.findall(r"[^\W_]+", sentence[span.end : span.end + 40].lower())[:3]
+    reporting = set().union(*analysis.events) if analysis.events else set()
+    if any(_stem(w) == analysis.counted or w in reporting for w in following):
+        return 0.4
+    if following and following[0] in _TIME_UNITS and analysis.counted not in _TIME_UNIT_STEMS:
+        return -0.4
+    return 0.0
+
+
+_TIME_UNITS = frozenset(
+    "second seconds minute minutes hour hours day days week weeks month months year years"
+    " decade decades century centuries".split()
+)
+_TIME_UNIT_STEMS = frozenset(
+    {"second", "minut", "hour", "day", "week", "month", "year", "decad", "centuri"}
+)
 
 
 def _proximity(span: Span, anchors: list[tuple[int, int]]) -> float:

@@ -535,3 +535,19 @@ def test_titles_from_earlier_wins_do_not_report_the_win_asked_about() -> None:
     seeded = "Seven-time champion Serena Williams was seeded 25th at Wimbledon in 2018."
     assert answer_text(seeded, question) is None
     assert answer_text("Kerber became the 2018 Wimbledon champion.", question) == "Kerber"
+
+
+def test_how_many_highlights_the_number_of_what_it_counts() -> None:
+    question = "How many people were killed at Crocus City Hall?"
+    sentence = "Two weeks before the attack that caused 140 deaths, a warning came."
+    context = context_of(sentence, "Attack on Crocus City Hall")
+    assert answer_text(sentence, question, context) == "140"  # not "Two" (weeks)
+    years = "The war lasted five years and cost 2 million lives."
+    assert answer_text(years, "How many years did the war last?") == "five"
+
+
+def test_a_nationality_before_a_noun_is_not_the_person_asked_for() -> None:
+    question = "Who warned Russia about Crocus City Hall?"
+    sentence = "German chancellor Olaf Scholz warned Russia about Crocus City Hall."
+    assert answer_text(sentence, question) == "Olaf Scholz"
+    assert answer_text("The Germans warned Russia about Crocus City Hall.", question) == "Germans"
