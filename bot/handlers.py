@@ -119,13 +119,19 @@ async def _slow_down(update: Update, context: BotContext, verdict: BudgetVerdict
     """Tell the sender once that the bot ignores them for now (a cheap button answer for a
     button press); a failure to say so is only logged."""
     text = SLOW_DOWN[verdict.scope].format(limit=verdict.limit, seconds=verdict.retry_after)
+    await _tell(update, context, text, "say to slow down")
+
+
+async def _tell(update: Update, context: BotContext, text: str, what: str) -> None:
+    """A short notice to the sender: a button answer for a button press, else a reply. A
+    failure to deliver it is only logged ("could not <what>")."""
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(text[:200])
         elif update.effective_message is not None:
             await reply_html(context.bot, update.effective_message, esc(text))
     except TelegramError as exc:
-        log.warning("%s: could not say to slow down: %s", _describe(update), exc)
+        log.warning("%s: could not %s: %s", _describe(update), what, exc)
 
 
 async def on_help(update: Update, context: BotContext) -> None:
@@ -254,13 +260,7 @@ async def on_error(update: object, context: BotContext) -> None:
     text = user_message(error)
     if text is None or not isinstance(update, Update):
         return
-    try:
-        if update.callback_query is not None:
-            await update.callback_query.answer(text[:200])
-        elif update.effective_message is not None:
-            await reply_html(context.bot, update.effective_message, esc(text))
-    except TelegramError as exc:
-        log.warning("%s: could not tell the user about the failure: %s", where, exc)
+    await _tell(update, context, text, "tell the user about the failure")
 
 
 def _describe(update: object) -> str:
