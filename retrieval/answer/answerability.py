@@ -26,6 +26,7 @@ lists, no model. The rules:
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import re
 import unicodedata
@@ -1382,9 +1383,8 @@ def names_missing(text: str, source: str) -> list[str]:
         words = [w for w in _words(name) if w not in _CONNECTORS]
         if not words or any(_word_in(w, source) for w in words):
             continue
-        if _initials(name) in _acronyms(source) or _acronym(name) in _spelled_out(source):
-            continue
-        found.append(name)
+        if not _abbreviated_in(name, source):
+            found.append(name)
     return found
 
 
@@ -1398,7 +1398,11 @@ def _name_holds(name: str, sentence: str, context: str) -> bool:
     present = sum(1 for w in words if _word_in(w, sentence) or _word_in(w, context))
     if present * 2 >= len(words):
         return True
-    text = f"{sentence}\n{context}"
+    return _abbreviated_in(name, f"{sentence}\n{context}")
+
+
+def _abbreviated_in(name: str, text: str) -> bool:
+    """Whether the text has the name as an acronym or spelled out ("US" / "United States")."""
     return _initials(name) in _acronyms(text) or _acronym(name) in _spelled_out(text)
 
 
@@ -1651,15 +1655,16 @@ def asked_periods(analysis: QuestionAnalysis) -> list[str]:
     """The periods the question asks about, in words: "Q1 2021", "October 2022", "2018"."""
     if analysis.months and len(analysis.years) == 1:
         year = analysis.years[0]
-        return [f"{_MONTH_WORDS[m]} {year}" for m in analysis.months]
+        return [f"{calendar.month_name[m]} {year}" for m in analysis.months]
     return periods(analysis.question)
 
 
-def periods_about(sentence: str, context: str, analysis: QuestionAnalysis) -> list[str]:
+def periods_about(
+    sentence: str, title: str, published: datetime.date | None, analysis: QuestionAnalysis
+) -> list[str]:
     """The periods a sentence is about, in the question's terms (quarters for a question about
     a quarter, months for one about a month, else years): its own, not those after "since";
     else its title's; else, for news dated only "on Friday", its document's date."""
-    title, published = _title_and_date(context)
     mine = _time(sentence)
     if analysis.quarters:
         quarters = mine.anchor_quarters or _time(title).anchor_quarters
@@ -1675,7 +1680,7 @@ def periods_about(sentence: str, context: str, analysis: QuestionAnalysis) -> li
             months = frozenset({published.month})
         if months:
             (year,) = years
-            return [f"{_MONTH_WORDS[m]} {year}" for m in sorted(months)]
+            return [f"{calendar.month_name[m]} {year}" for m in sorted(months)]
     return [str(y) for y in sorted(years)]
 
 
@@ -1687,29 +1692,6 @@ def _reported_year(quarter: int, published: datetime.date) -> int:
 
 def _quarter_order(quarter: Quarter) -> tuple[int, int]:
     return (quarter[1] or 0, quarter[0])
-
-
-def _title_and_date(context: str) -> tuple[str, datetime.date | None]:
-    """The title and document date at the head of a `context_of` string."""
-    lines = context.split("\n", 2)
-    dated = next((_ISO_DATE_RE.match(line) for line in lines[:2] if _ISO_DATE_RE.match(line)), None)
-    title = lines[0] if lines and not _ISO_DATE_RE.match(lines[0]) else ""
-    if dated is None:
-        return title, None
-    try:
-        return title, datetime.date.fromisoformat(dated.group())
-    except ValueError:
-        return title, None
-
-
-_MONTH_WORDS = {
-    n: name.capitalize()
-    for n, name in enumerate(
-        "january february march april may june july august september october november"
-        " december".split(),
-        start=1,
-    )
-}
 
 
 def near_miss(sentence: str, analysis: QuestionAnalysis) -> bool:
@@ -1738,8 +1720,7 @@ def reports_events(sentence: str, analysis: QuestionAnalysis) -> bool:
     """Whether the sentence reports each event the question asks about (see `_EVENTS`)."""
     if not analysis.events:
         return True
-    reported = _TITLE_HOLDER_RE.sub(" ", sentence)
-    said = {w.lower() for w in re.findall(r"[^\W_]+", reported)}
+    said = _words(_TITLE_HOLDER_RE.sub(" ", sentence))
     return all(said & words for words in analysis.events)
 
 

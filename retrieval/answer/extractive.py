@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from retrieval.answer.answerability import asked_periods, context_of, near_miss, periods_about
+from retrieval.answer.answerability import asked_periods, near_miss, periods_about
 from retrieval.answer.composer import AnswerStream
 from retrieval.answer.evidence import Evidence, IdfFn, Sentence, scored_sentences
 from retrieval.text import sentence_spans, terms
@@ -91,11 +91,10 @@ def _near_miss_text(hits: Sequence[Hit], evidence: Evidence) -> str | None:
     found: list[str] = []
     for hit in hits:
         text = hit.chunk.text
-        heading = context_of("", hit.chunk.title, hit.chunk.date)
         for start, end in sentence_spans(text):
             sentence = text[start:end]
             if near_miss(sentence, analysis):
-                about = periods_about(sentence, heading, analysis)
+                about = periods_about(sentence, hit.chunk.title, hit.chunk.date, analysis)
                 found += [p for p in about if p not in asked and p not in found]
     if not found:
         return None
