@@ -1734,16 +1734,15 @@ _TITLE_HOLDER_RE = re.compile(
 
 
 def answers(sentence: str, analysis: QuestionAnalysis, context: str = "") -> Span | None:
-    """The best answer span if the sentence answers the question, else None.
+    """The best answer span if the sentence answers the question, else None: it must `fit`,
+    and then carry an `answer_span`."""
+    return answer_span(sentence, analysis) if fit(sentence, analysis, context) else None
 
-    A SUPPORT question (yes/no, why, how) is answered by the whole sentence.
-    """
-    if is_echo(sentence, analysis.question):
-        return None
-    if contradicts(sentence, analysis.question) or speculates(sentence, analysis.question):
-        return None
-    if not constraints_hold(analysis, sentence, context):
-        return None
+
+def answer_span(sentence: str, analysis: QuestionAnalysis) -> Span | None:
+    """The best answer span of a sentence that fits (see `fit`), or None when it does not
+    report the asked event or carries no candidate of the asked type. A SUPPORT question
+    (yes/no, why, how) is answered by the whole sentence."""
     if not reports_events(sentence, analysis):
         return None
     if analysis.answer_type is AnswerType.SUPPORT:

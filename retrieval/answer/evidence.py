@@ -19,7 +19,7 @@ from retrieval.answer.answerability import (
     AnswerType,
     QuestionAnalysis,
     analyze,
-    answers,
+    answer_span,
     context_of,
     fit,
 )
@@ -137,7 +137,7 @@ def answering_sentences(
     for sentence in scored_sentences(question_terms, hit, rank, idf):
         if not fit(sentence.text, analysis, context):
             continue
-        span = answers(sentence.text, analysis, context)
+        span = answer_span(sentence.text, analysis)
         covered = weighted_overlap(question_terms, title_terms | set(terms(sentence.text)), idf)
         if span is None or covered < how.min_cover:
             found.append(replace(sentence, answer=None, answering=False))
