@@ -46,20 +46,16 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import news_dev
+from common import SQUAD2
 
-import news_dev  # noqa: E402
+from retrieval import Archive, RetrievalSettings
+from retrieval.answer.llm import LLMComposer, build_chat_model
+from retrieval.eval.data import load_squad
+from retrieval.eval.metrics import percentile
+from retrieval.types import Answer
+from tests.fakes.llamacpp_server import LlamaCppServer, qwen_path, smollm2_path
 
-from retrieval import Archive, RetrievalSettings  # noqa: E402
-from retrieval.answer.llm import LLMComposer, build_chat_model  # noqa: E402
-from retrieval.eval.data import load_squad  # noqa: E402
-from retrieval.eval.metrics import percentile  # noqa: E402
-from retrieval.types import Answer  # noqa: E402
-from tests.fakes.llamacpp_server import LlamaCppServer, qwen_path, smollm2_path  # noqa: E402
-
-SQUAD = ROOT.parent / "shared" / "eval" / "squad2" / "dev-v2.0.json"
 MODELS = ("qwen", "smollm2")
 _KEPT = re.compile(r"kept (\d+) of (\d+) sentences|\((\d+) of (\d+) sentences kept\)")
 
@@ -297,7 +293,7 @@ def main() -> None:
     parser.add_argument("--squad", type=int, default=20, help="answerable SQuAD questions")
     parser.add_argument("--squad-unanswerable", type=int, help="default: as many as --squad")
     parser.add_argument("--news", type=int, default=20, help="news-dev questions")
-    parser.add_argument("--squad-file", type=Path, default=SQUAD)
+    parser.add_argument("--squad-file", type=Path, default=SQUAD2)
     parser.add_argument("--news-file", type=Path, default=news_dev.DATA)
     parser.add_argument("--qwen-dir", default="/work/llm-cache", help="where fetch_qwen put it")
     parser.add_argument("--threads", type=int, default=2)
