@@ -36,20 +36,18 @@ SLACK = 3.0
 
 
 @pytest.fixture
-def bot_settings(
-    make_settings: Callable[..., Settings], api: BotApiServer
-) -> Callable[..., Settings]:
+def bot_settings(bot_settings: Callable[..., Settings]) -> Callable[..., Settings]:
+    """The shared bot settings with small reply budgets: they keep the flooder's own few
+    replies (1 a second in a chat, about one every 4 s in a group) and so the shutdown that
+    waits for them short."""
+
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "telegram_bot_token": api.token,
-            "telegram_api_base_url": api.base_url,
-            # small budgets keep the flooder's own few replies (1 a second in a chat, about
-            # one every 4 s in a group) and so the shutdown that waits for them short
             "replies_per_user_per_minute": 3,
             "replies_per_group_per_minute": 8,
         }
         values.update(overrides)
-        return make_settings(**values)
+        return bot_settings(**values)
 
     return make
 

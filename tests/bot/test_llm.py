@@ -8,31 +8,27 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram.ext import Application
 
 from bot.app import build_application
 from bot.flood import FloodLimiter
 from bot.render import MAX_CHARS, render_draft, size
-from bot.serving import Polling, running
 from bot.settings import Settings
 from bot.streaming import Timing
 from retrieval import Archive
 from retrieval.answer.followup import REWRITE_PROMPT
 from retrieval.types import Hit
+from tests.bot.conftest import ADMIN, USER, bot
 from tests.conftest import CROCUS_QUESTION
 from tests.fakes.botapi_server import ApiCall, BotApiServer, buttons, check_html, utf16_len
 from tests.fakes.llm_server import FakeLLMServer, Reply
 
 pytestmark = pytest.mark.slow
 
-USER = 1001
-ADMIN = 5005
 GROUP = -100777
 WARNED = "The United States warned Russia that Crocus City Hall"
 NARYSHKIN = "Sergei Naryshkin"
@@ -42,38 +38,27 @@ REWRITTEN = "How did Russia respond to the US warning about Crocus City Hall?"
 
 @pytest.fixture
 def llm_bot(
-    make_settings: Callable[..., Settings],
-    corpus_dir: Path,
+    bot_settings: Callable[..., Settings],
+    corpus_dir: Path,  # the demo corpus, where the settings look for it
     embedder: Any,
-    api: BotApiServer,
     llm_server: FakeLLMServer,
 ) -> Callable[..., tuple[Settings, Archive]]:
     """Settings for a bot whose LLM is the fake server, and its ingested demo archive."""
 
     def make(**overrides: Any) -> tuple[Settings, Archive]:
         values: dict[str, Any] = {
-            "telegram_bot_token": api.token,
-            "telegram_api_base_url": api.base_url,
-            "admin_user_ids": frozenset({ADMIN}),
             "llm_provider": "openai",
             "llm_base_url": f"{llm_server.url}/v1",
             "llm_model": "fake-model",
             "llm_timeout": 10,
         }
         values.update(overrides)
-        settings = make_settings(**values)
+        settings = bot_settings(**values)
         archive = Archive(settings, embedder=embedder)
         archive.ingest()
         return settings, archive
 
     return make
-
-
-@asynccontextmanager
-async def bot(settings: Settings, archive: Archive, **kwargs: Any) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    application = build_application(settings, archive, **kwargs)
-    async with running(application, Polling(timeout=2)):
-        yield application
 
 
 def number_of(hits: list[Hit], phrase: str) -> int:
