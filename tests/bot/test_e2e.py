@@ -17,14 +17,12 @@ from bot.app import build_application
 from bot.feedback import FeedbackStore
 from bot.settings import Settings
 from retrieval import Archive
-from tests.bot.conftest import ask, bot
+from tests.bot.conftest import ADMIN, USER, ask, bot
 from tests.conftest import CROCUS_QUESTION
 from tests.fakes.botapi_server import BotApiServer, buttons
 
 pytestmark = pytest.mark.slow
 
-ADMIN = 5005
-USER = 1001
 GROUP = -100777
 
 

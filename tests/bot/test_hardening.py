@@ -32,13 +32,11 @@ from bot.settings import Settings
 from bot.uploads import Upload, check_upload, corpus_name
 from bot.webhook import SECRET_HEADER, WebhookServer
 from retrieval import Answer, Archive, Citation
-from tests.bot.conftest import ask, bot
+from tests.bot.conftest import ADMIN, USER, ask, bot
 from tests.conftest import CROCUS_QUESTION, ROOT
 from tests.fakes.botapi_server import BotApiServer, buttons
 
-USER = 1001
 OTHER = 1051
-ADMIN = 5005
 GROUP = -100777
 GROUP_ANONYMOUS_BOT = 1087968824  # the `from` of anonymous group admins' messages
 CHANNEL_BOT = 136817688  # the `from` of messages sent on behalf of a channel

@@ -15,16 +15,15 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.app import build_application
-from bot.serving import Polling, running
 from bot.settings import Settings
 from bot.streaming import Timing
+from tests.bot.conftest import USER, bot
 from tests.conftest import CROCUS_QUESTION
 from tests.fakes.botapi_server import ApiCall, BotApiServer, buttons, check_html
 from tests.fakes.llamacpp_server import LlamaCppServer, missing_reason, smollm2_path
@@ -39,8 +38,6 @@ from tests.system.test_real_llm import (
 MISSING = missing_reason()
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(MISSING is not None, reason=MISSING or "")]
-
-USER = 1001
 
 
 async def final_message(api: BotApiServer, chat_id: int, timeout: float) -> ApiCall:
@@ -64,12 +61,6 @@ def smollm2() -> Iterator[LlamaCppServer]:
         yield running_server
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer() as server:
-        yield server
-
-
 async def test_bot_streams_only_checked_text_from_a_real_model(
     api: BotApiServer,
     smollm2: LlamaCppServer,
@@ -91,9 +82,7 @@ async def test_bot_streams_only_checked_text_from_a_real_model(
     archive, model = recording_archive(settings, embedder)
     archive.ingest()
     caplog.set_level(logging.INFO, logger="retrieval.answer.llm")
-    async with running(
-        build_application(settings, archive, timing=Timing(stream_every=0.5)), Polling(timeout=2)
-    ):
+    async with bot(settings, archive, timing=Timing(stream_every=0.5)):
         api.push_message(CROCUS_QUESTION, chat_id=USER)
         final = await final_message(api, USER, timeout=150)
 
