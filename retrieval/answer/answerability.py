@@ -1671,13 +1671,15 @@ def periods_about(
         if published:  # "the first quarter" in a report of April 2023 is Q1 2023
             quarters = frozenset((q, y or _reported_year(q, published)) for q, y in quarters)
         return [f"Q{q} {y}" if y else f"Q{q}" for q, y in sorted(quarters, key=_quarter_order)]
-    years = mine.anchor_years or _time(title).anchor_years
-    if not years and published and _PUBLICATION_DAY_RE.search(sentence):
-        years = frozenset({published.year})
+    headline = _time(title)
+    dated_that_day = published if _PUBLICATION_DAY_RE.search(sentence) else None
+    years = mine.anchor_years or headline.anchor_years
+    if not years and dated_that_day:
+        years = frozenset({dated_that_day.year})
     if analysis.months and len(years) == 1:
-        months = mine.anchor_months or _time(title).anchor_months
-        if not months and published and _PUBLICATION_DAY_RE.search(sentence):
-            months = frozenset({published.month})
+        months = mine.anchor_months or headline.anchor_months
+        if not months and dated_that_day:
+            months = frozenset({dated_that_day.month})
         if months:
             (year,) = years
             return [f"{calendar.month_name[m]} {year}" for m in sorted(months)]
