@@ -26,6 +26,7 @@ from retrieval.answer.evidence import Evidence, Weighing, weigh
 from retrieval.answer.extractive import ExtractiveComposer, refusal
 from retrieval.answer.followup import resolve, rewrite_followup
 from retrieval.answer.llm import LLMComposer
+from retrieval.answer.reader import WEIGHTS, Reader
 from retrieval.errors import IndexUnavailable, InvalidQuestion
 from retrieval.index.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.index.lexical import DocumentInfo, LexicalIndex
@@ -36,6 +37,7 @@ from retrieval.ingest.loaders import Limits
 from retrieval.ingest.manifest import Manifest
 from retrieval.ingest.pipeline import Ingestor, IngestReport, Progress
 from retrieval.ingest.web import LinkResult, Web
+from retrieval.onnx import default_cache_dir
 from retrieval.search.dated import dated_stages
 from retrieval.search.dates import detect
 from retrieval.search.hybrid import Searcher, SearchParams, Stages
@@ -66,6 +68,8 @@ class Archive:
         store: Store | None = None,
         params: SearchParams | None = None,
         llm: Composer | None = None,
+        reader: Reader | None = None,
+        weighing: Weighing | None = None,
     ) -> None:
         self.settings = settings
         self.params = params or SearchParams()
@@ -84,7 +88,14 @@ class Archive:
         self._refreshed_at = time.monotonic()
         self._web: Web | None = None
         self._web_lock = threading.Lock()
-        self._weighing = Weighing(
+        # The reader's weights are checked now (a clear ReaderUnavailable, naming the file and
+        # the training command, rather than a failure at the first question).
+        self._reader = reader or Reader(
+            Path(settings.reader_weights) if settings.reader_weights else WEIGHTS,
+            cache_dir=default_cache_dir(settings.data_dir),
+        )
+        self._reader.verify()
+        self._weighing = weighing or Weighing(
             max_sentences=settings.answer_max_sentences,
             refusal_threshold=settings.refusal_threshold,
         )
@@ -119,8 +130,10 @@ class Archive:
         return self._index.lexical.idf(term)
 
     def warm_up(self) -> None:
-        """Load the embedding model now rather than on the first question (blocking)."""
+        """Load the embedding model and the reader now rather than on the first question
+        (blocking)."""
         self._embedder.embed(["warm up"])
+        self._reader.read("warm up", [("", "Warm up.")])
 
     # -- ingestion ---------------------------------------------------------------------------
 
@@ -291,7 +304,7 @@ class Archive:
         )
         hits, evidence, notes = self._evidence(question)
         if not evidence.answerable:
-            answer = refusal(question, hits, evidence, self.idf)
+            answer = refusal(question, hits, evidence)
         else:
             composer = llm or self._extractive
             stream = composer.compose(question, hits, evidence)
@@ -329,10 +342,10 @@ class Archive:
         archive's do, the latter are used (and a note says the sources have other dates).
         """
         stages = self._search(question)
-        evidence = weigh(question, stages.final, self.idf, self._weighing)
+        evidence = weigh(question, stages.final, self._reader, self._weighing, self.idf)
         if not evidence.answerable and stages.filtered:
             wider = self._search(question, dated=False).final
-            wider_evidence = weigh(question, wider, self.idf, self._weighing)
+            wider_evidence = weigh(question, wider, self._reader, self._weighing, self.idf)
             if wider_evidence.answerable or wider_evidence.confidence > evidence.confidence:
                 which = "these sources" if wider_evidence.answerable else "the nearest sources"
                 note = f"Nothing dated {stages.filtered} answers this; {which} have other dates."

@@ -7,6 +7,7 @@ CitebotError
  ├── IndexUnavailable     the vector store cannot be reached right now
  │    └── IndexBusy        another process is writing to the archive; this one waited
  ├── IndexCorrupt         an index file is damaged; `citebot ingest --rebuild` repairs it
+ ├── ReaderUnavailable    the reader's weights are missing, damaged or for another base model
  └── InvalidEvalData      an evaluation data set is missing or malformed (`citebot eval`)
 """
 
@@ -39,6 +40,10 @@ class IndexBusy(IndexUnavailable):
 
 class IndexCorrupt(CitebotError):
     """A file of the index is damaged."""
+
+
+class ReaderUnavailable(CitebotError):
+    """The reader model cannot be loaded; the message names the file and how to rebuild it."""
 
 
 class InvalidEvalData(CitebotError):

@@ -102,6 +102,9 @@ class RetrievalSettings(BaseSettings):
     # 0.40 is calibrated with `citebot eval refusal` (SQuAD questions whose article is not
     # indexed): it refuses ~85% of those and still answers ~99% of answerable ones.
     refusal_threshold: float = Field(default=0.40, ge=0.0, le=1.0)
+    # The reader's weights (empty: the file shipped with citebot, retrieval/answer/
+    # reader.safetensors); `training/train_reader.py --out=PATH` makes another.
+    reader_weights: str = ""
 
     llm_provider: Literal["none", "openai", "ollama"] = "none"
     llm_base_url: str = ""

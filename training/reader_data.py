@@ -12,7 +12,13 @@ Each pair is (question, title, sentence) with a label: 1 if the sentence answers
   (Rajpurkar, Jia & Liang 2018, section 4): the question edited so that its answer sentence
   no longer answers it (another entity of the article swapped in, another year or number, a
   negation, an antonym, an impossible condition, another content word), paired with that
-  sentence.
+  sentence;
+- echoes: the question itself, or as a headline, as the sentence (a question found in a
+  document answers nothing).
+
+A quarter of the pairs carry a document date in their title, as news does ("Title
+(2018-07-15)"): a random one, which changes nothing, or, for a question made unanswerable by
+the year it adds ("… in 1743?"), a date in that year, which makes it answerable again.
 
 A negative sentence that contains the answer text is left out (it may answer too). Whole
 articles are held out for validation, so that no paragraph is on both sides.
@@ -30,12 +36,13 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from retrieval.answer.reader_inputs import heading  # noqa: E402
 from retrieval.text import STOPWORDS, sentence_spans, terms  # noqa: E402
 
 SQUAD_TRAIN = ROOT.parent / "shared" / "train" / "squad" / "train-v1.1.json"
@@ -59,6 +66,10 @@ class Mix:
     paragraph_negatives: float = 1.5  # the hardest one always, a random other one half the time
     article_negatives: float = 0.5
     edits: float = 0.75
+    echoes: float = 0.12  # the question itself, or as a headline, as a sentence: no answer
+    # Share of a question's pairs whose title carries a document date, as news does: a random
+    # one, or (for a year the question adds as a condition) one of that year, which answers it.
+    dated: float = 0.25
 
 
 # --- the edits ---------------------------------------------------------------------------------
@@ -154,11 +165,13 @@ def entities(text: str) -> list[str]:
     question or function word at their start."""
     found = []
     for match in _CAPITALISED.finditer(text):
-        words = match.group().split()
-        while words and words[0].lower() in _WH | STOPWORDS:
-            words = words[1:]
-        if words and len(" ".join(words)) > 2:
-            found.append(" ".join(words))
+        # A run does not cross a sentence's end ("Austria. In February").
+        for piece in re.split(r"(?<=[a-z]{2})\.\s+", match.group()):
+            words = piece.rstrip(".").split() if piece.count(".") == 1 else piece.split()
+            while words and words[0].lower() in _WH | STOPWORDS:
+                words = words[1:]
+            if words and len(" ".join(words)) > 2:
+                found.append(" ".join(words))
     return found
 
 
@@ -214,7 +227,7 @@ def swap_number(question: str, sentence: str, rng: random.Random) -> str | None:
 
 
 def negate(question: str, sentence: str) -> str | None:
-    """"Who was the first …" → "Who was not the first …" (when the sentence has no negation)."""
+    """ "Who was the first …" → "Who was not the first …" (when the sentence has no negation)."""
     if re.search(r"\b(not|never|no)\b|n't", sentence):
         return None
     match = _AUXILIARY.match(question)
@@ -234,6 +247,8 @@ def antonym(question: str, sentence: str) -> str | None:
     for match in _WORD.finditer(question):
         word = match.group()
         opposite = ANTONYMS.get(word.lower())
+        if word.istitle() and match.start() > 0:
+            continue  # a name ("Kanye West"), not a word with an opposite
         if opposite and word.lower() in lowered and opposite not in lowered:
             new = opposite.capitalize() if word[0].isupper() else opposite
             return question[: match.start()] + new + question[match.end() :]
@@ -291,7 +306,10 @@ def edit(
     kinds.sort(key=lambda k: k not in ("entity", "number", "antonym", "negation"))
     for kind in kinds:
         if kind == "entity":
-            new = swap_entity(question, sentence, article.entities, rng)
+            # Another entity of the same paragraph first (the crowd's way), else the article's.
+            new = swap_entity(question, sentence, entities(paragraph), rng) or swap_entity(
+                question, sentence, article.entities, rng
+            )
         elif kind == "number":
             new = swap_number(question, sentence, rng)
         elif kind == "negation":
@@ -368,15 +386,62 @@ def article_pairs(article: _Article, rng: random.Random, mix: Mix) -> Iterator[P
                 continue  # an answer across a sentence boundary: no clean positive
             sentence, s_start, _ = holding[0]
             question = " ".join(str(qa["question"]).split())
-            yield Pair(question, article.title, sentence, 1, start - s_start, end - s_start)
-            yield from _negatives(question, text, sentence, index, sentences_of, article, rng, mix)
+            span = (start - s_start, end - s_start)
+            pairs = [Pair(question, article.title, sentence, 1, *span)]
+            pairs += _negatives(question, text, sentence, index, sentences_of, article, rng, mix)
             if rng.random() < mix.edits:
                 edited = edit(question, sentence, context, article, rng)
                 if edited is not None:
-                    yield Pair(edited[0], article.title, sentence, 0, kind=f"edit-{edited[1]}")
+                    pairs.append(
+                        Pair(edited[0], article.title, sentence, 0, kind=f"edit-{edited[1]}")
+                    )
+            if rng.random() < mix.echoes:
+                pairs.append(Pair(question, article.title, echo(question, rng), 0, kind="echo"))
+            yield from _dated(pairs, span, rng, mix)
+
+
+def echo(question: str, rng: random.Random) -> str:
+    """The question as a sentence of a document: verbatim, or as a headline ("The 2021 Tour de
+    France: who won?", "… – what we know")."""
+    if rng.random() < 0.5:
+        return question
+    body = question.rstrip(" ?")
+    return body + rng.choice([": what we know", " – explained", ": live updates", "?"])
+
+
+def _dated(
+    pairs: list[Pair], span: tuple[int, int], rng: random.Random, mix: Mix
+) -> Iterator[Pair]:
+    """The pairs, some with a document date in their title. A question made unanswerable by a
+    year it adds ("… in 1743?") is answered by its sentence in a document of that year."""
+    for pair in pairs:
+        condition = re.search(r" in (\d{4})\?$", pair.question)
+        if pair.kind == "edit-condition" and condition and rng.random() < 0.5:
+            year = int(condition.group(1))
+            pair = replace(pair, label=1, start=span[0], end=span[1], kind="dated-condition")
+        elif rng.random() < mix.dated:
+            year = rng.randint(1950, 2025)
+        else:
+            yield pair
+            continue
+        day = f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        yield replace(pair, title=heading(pair.title, day))
 
 
 def _negatives(
+    question: str,
+    answer: str,
+    sentence: str,
+    index: int,
+    sentences_of: list[list[tuple[str, int, int]]],
+    article: _Article,
+    rng: random.Random,
+    mix: Mix,
+) -> list[Pair]:
+    return list(_negative_pairs(question, answer, sentence, index, sentences_of, article, rng, mix))
+
+
+def _negative_pairs(
     question: str,
     answer: str,
     sentence: str,
@@ -439,7 +504,9 @@ def make(
     articles = load_articles(path)
     train, validation = split_articles(articles, held_out, seed)
     train = sample_questions(train, questions, seed)
-    train_pairs = [p for a in train for p in article_pairs(a, random.Random(f"{seed}-{a.title}"), Mix())]
+    train_pairs = [
+        p for a in train for p in article_pairs(a, random.Random(f"{seed}-{a.title}"), Mix())
+    ]
     random.Random(seed).shuffle(train_pairs)
     validation_pairs = [
         p for a in validation for p in article_pairs(a, random.Random(f"{seed}-{a.title}"), Mix())

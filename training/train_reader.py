@@ -17,7 +17,6 @@ Data: pairs made by `training/reader_data.py` from ../shared/train/squad/train-v
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import sys
@@ -47,6 +46,7 @@ EVAL_PAIRS = 2000
 CHECKPOINT_EVERY = 200
 LOG_EVERY = 25
 FRESH = 0
+EXPORT = 0  # 1: write OUT from the last checkpoint and stop (to try a run that is still going)
 RUN_DIR = str(ROOT / "training" / "runs" / "reader")
 OUT = str(ROOT / "retrieval" / "answer" / "reader.safetensors")
 # ----------------------------------------------------------------------------------------------
@@ -66,11 +66,10 @@ import torch  # noqa: E402
 from reader_data import SQUAD_TRAIN, Pair, file_sha256, make, pairs_sha256  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from retrieval.answer.reader import FORMAT, base_fingerprint  # noqa: E402
 from retrieval.answer.reader_inputs import Encoded, encode_pairs, token_span  # noqa: E402
 from retrieval.answer.reader_net import (  # noqa: E402
-    FORMAT,
     ReaderNet,
-    base_fingerprint,
     save_weights,
     trained_state,
     with_adapters,
@@ -121,9 +120,7 @@ def batches(items: list[tuple[Encoded, Pair]], seed: int) -> list[list[int]]:
 
 def losses(net: ReaderNet, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
     answer, start, end = net(batch.ids, batch.mask, batch.types)
-    answer_loss = torch.nn.functional.binary_cross_entropy_with_logits(
-        answer.float(), batch.labels
-    )
+    answer_loss = torch.nn.functional.binary_cross_entropy_with_logits(answer.float(), batch.labels)
     blocked = ~batch.sentence
     start = start.float().masked_fill(blocked, -1e4)
     end = end.float().masked_fill(blocked, -1e4)
@@ -202,8 +199,10 @@ def main() -> None:
     started = time.time()
     train_pairs, validation_pairs = make(SEED, QUESTIONS, HELD_OUT_ARTICLES)
     data_hash = pairs_sha256(train_pairs)
-    log(f"data: {len(train_pairs):,} training pairs (sha256 {data_hash[:16]}), "
-        f"{len(validation_pairs):,} held-out pairs, made in {time.time() - started:.0f} s")
+    log(
+        f"data: {len(train_pairs):,} training pairs (sha256 {data_hash[:16]}), "
+        f"{len(validation_pairs):,} held-out pairs, made in {time.time() - started:.0f} s"
+    )
     encoded = encode_pairs(base, [(p.question, p.title, p.sentence) for p in train_pairs])
     items = list(zip(encoded, train_pairs, strict=True))
     held_out = validation_pairs[:EVAL_PAIRS]
@@ -254,6 +253,8 @@ def main() -> None:
         torch.save(state, run_dir / "checkpoint.tmp")
         os.replace(run_dir / "checkpoint.tmp", checkpoint)
 
+    if EXPORT:
+        total = step
     net.train()
     bar = tqdm(total=total, initial=step, unit="step", dynamic_ncols=True, mininterval=5)
     window_loss, window_span, window_pairs, window_start = 0.0, 0.0, 0, time.time()
@@ -308,7 +309,8 @@ def main() -> None:
         "train_minutes": round(trained_seconds / 60, 1),
     }
     save_weights(net, Path(OUT), meta)
-    (run_dir / "summary.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    if not EXPORT:
+        (run_dir / "summary.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     log(f"saved {OUT} ({Path(OUT).stat().st_size / 1e6:.2f} MB); {json.dumps(meta)}")
 
 

@@ -30,6 +30,7 @@ import calendar
 import datetime
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -1190,24 +1191,35 @@ def _inside(offset: int, spans: list[tuple[int, int]]) -> bool:
 
 
 def constraints_hold(analysis: QuestionAnalysis, sentence: str, context: str = "") -> bool:
-    """Whether every constraint of the question is met by the sentence or its context.
+    """Whether every constraint of the question is met by the sentence or its context."""
+    return dates_hold(sentence, analysis, context) and names_hold(sentence, analysis, context)
+
+
+def dates_hold(sentence: str, analysis: QuestionAnalysis, context: str = "") -> bool:
+    """Whether the years, quarters, dates and months the question asks about are those of
+    the sentence or its context.
 
     `context` is the passage, its title and the document's date (see `context_of`). A year,
     quarter, date or month the sentence itself states overrides the context.
     """
-    if analysis.years or analysis.quarters or analysis.dates or analysis.months:
-        mine, around = _time(sentence), _time(context)
-        if _dated_by_publication(analysis, sentence, mine):
-            mine = _published(sentence, context) or mine
-        relative = _relative_years(sentence, context)
-        asked = _time(analysis.question)
-        if not (
-            all(_year_holds(y, asked, mine, around, relative) for y in analysis.years)
-            and all(_quarter_holds(q, mine, around) for q in analysis.quarters)
-            and all(_date_holds(d, mine, around) for d in analysis.dates)
-            and all(_month_holds(m, mine, around) for m in analysis.months)
-        ):
-            return False
+    if not (analysis.years or analysis.quarters or analysis.dates or analysis.months):
+        return True
+    mine, around = _time(sentence), _time(context)
+    if _dated_by_publication(analysis, sentence, mine):
+        mine = _published(sentence, context) or mine
+    relative = _relative_years(sentence, context)
+    asked = _time(analysis.question)
+    return (
+        all(_year_holds(y, asked, mine, around, relative) for y in analysis.years)
+        and all(_quarter_holds(q, mine, around) for q in analysis.quarters)
+        and all(_date_holds(d, mine, around) for d in analysis.dates)
+        and all(_month_holds(m, mine, around) for m in analysis.months)
+    )
+
+
+def names_hold(sentence: str, analysis: QuestionAnalysis, context: str = "") -> bool:
+    """Whether the numbers, ordinals and names the question states are in the sentence or its
+    context, and the sentence names no other number of a numbered name ("Pixel 9")."""
     return (
         all(n in _numbers(sentence) or n in _numbers(context) for n in analysis.numbers)
         and all(
@@ -1751,3 +1763,17 @@ def answer_span(sentence: str, analysis: QuestionAnalysis) -> Span | None:
         return Span(0, len(sentence), "support")
     found = candidates(sentence, analysis)
     return found[0] if found else None
+
+
+Check = Callable[[str, QuestionAnalysis, str], bool]
+
+# The checks a sentence the reader takes may have to pass as well (sentence, question as
+# read, context) → passes; `Weighing.checks` names those applied.
+CHECKS: dict[str, Check] = {
+    "dates": dates_hold,
+    "names": names_hold,
+    "echo": lambda sentence, analysis, _: not is_echo(sentence, analysis.question),
+    "forecast": lambda sentence, analysis, _: not speculates(sentence, analysis.question),
+    "opposite": lambda sentence, analysis, _: not contradicts(sentence, analysis.question),
+    "events": lambda sentence, analysis, _: reports_events(sentence, analysis),
+}

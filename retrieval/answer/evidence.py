@@ -1,71 +1,64 @@
 """Weighing the passages found for a question: which of their sentences answer it, and how
 confidently. The archive decides refusal once, from this; both composers build on it.
 
-A sentence answers only if it carries a candidate of the type the question asks for (a name
-for "who", a date for "when", an amount for "how much" …) that the question does not already
-contain, meets the question's constraints (years, quarters, dates, numbers, names), and is
-not an echo (a headline, a question, boilerplate): `retrieval.answer.answerability`. Among
-those, sentences are ranked by how much of the question they cover. Passages on the topic
-without such a sentence are near misses: the question is refused, and the refusal says what
-the archive has instead.
+The reader (`retrieval.answer.reader`, a cross-encoder trained here) reads the sentences of
+the top passages, each behind its document's title and date, and gives the probability that
+it answers the question and where the answer stands in it. A sentence answers if that
+probability reaches the refusal threshold and it passes the checks the reader cannot make
+(the dates a news question asks about, against the sentence and its document's date:
+`retrieval.answer.answerability`). The best such probability is the confidence; below the
+threshold the question is refused. A sentence the reader would take but whose dates are
+wrong is a near miss: the refusal says what the archive has instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from retrieval.answer.answerability import (
-    AnswerType,
-    QuestionAnalysis,
-    analyze,
-    answer_span,
-    context_of,
-    fit,
-)
+from retrieval.answer.answerability import CHECKS, QuestionAnalysis, analyze, context_of
+from retrieval.answer.reader import Reader
+from retrieval.answer.reader_inputs import heading
 from retrieval.text import sentence_spans, terms, weighted_overlap
 from retrieval.types import Hit
 
-# Answer types whose candidate is worth showing in bold: a name, a date, a number, an amount.
-HIGHLIGHTED = frozenset(
-    {
-        AnswerType.PERSON,
-        AnswerType.ORG,
-        AnswerType.PLACE,
-        AnswerType.DATE,
-        AnswerType.NUMBER,
-        AnswerType.AMOUNT,
-    }
-)
-
 IdfFn = Callable[[str], float]
+
+MIN_SENTENCE_CHARS = 12
 
 
 @dataclass(frozen=True)
 class Sentence:
-    """A sentence of one of the hits, scored as an answer to the question."""
+    """A sentence of one of the hits, as the reader scored it."""
 
     hit_rank: int  # which hit it comes from (0 = the best)
     start: int  # offsets into that hit's chunk text
     end: int
     text: str
-    score: float
+    score: float  # the reader's probability that it answers the question
     answer: tuple[int, int] | None = None  # where the answer stands in `text`, to highlight
-    answering: bool = False  # whether it carries an answer of the kind the question asks for
+    answering: bool = False  # reaches the threshold and passes the checks
 
 
 @dataclass(frozen=True)
 class Evidence:
     """What the hits offer: the sentences that answer the question, best first (none: the
-    question is refused), the confidence in the best passage, and the question as read."""
+    question is refused), the confidence (the best answering probability), every sentence
+    read, and the question as read."""
 
     confidence: float
     sentences: tuple[Sentence, ...] = ()
     analysis: QuestionAnalysis | None = None
+    read: tuple[Sentence, ...] = ()  # every sentence read, best first
+    near_misses: tuple[Sentence, ...] = ()  # would answer, but for the dates asked about
 
     @property
     def answerable(self) -> bool:
         return bool(self.sentences)
+
+    def best_of(self, rank: int) -> Sentence | None:
+        """The best-scored sentence of hit `rank` (None if none was read)."""
+        return next((s for s in self.read if s.hit_rank == rank), None)
 
 
 @dataclass(frozen=True)
@@ -73,100 +66,74 @@ class Weighing:
     """How evidence is weighed (see `weigh`)."""
 
     max_sentences: int = 3  # answering sentences kept, at most
-    passages: int = 3  # top hits whose sentences are considered
-    refusal_threshold: float = 0.4  # below this confidence nothing answers
-    answer_bonus: float = 1.0  # added to the score of a sentence that carries an answer
-    # A sentence carries an answer only if it (with its document's title) covers this share
-    # of the question (IDF-weighted): "Revenue rose 16%." does not tell how many subscribers.
-    min_cover: float = 0.25
+    passages: int = 3  # top hits whose sentences are read
+    refusal_threshold: float = 0.5  # the reader's probability needed to answer
+    # A second or third sentence joins the answer only this close to the best one
+    # (probability ratio): a sentence that merely mentions the topic is not added.
+    keep_ratio: float = 0.0
+    # At most this many sentences are read (0: all of them), those sharing most of the
+    # question's rare words first: the reader's time grows with every sentence it reads.
+    max_read: int = 0
+    checks: frozenset[str] = field(default_factory=lambda: frozenset({"dates"}))
 
 
-def coverage(question_terms: Sequence[str], text: str, idf: IdfFn) -> float:
-    """IDF-weighted share of the question's terms that occur in text (0..1)."""
-    return weighted_overlap(question_terms, set(terms(text)), idf)
+def candidates(
+    question: str, hits: Sequence[Hit], how: Weighing, idf: IdfFn | None = None
+) -> list[Sentence]:
+    """The sentences of the top hits (of MIN_SENTENCE_CHARS or more) worth reading: all of
+    them, or the `how.max_read` that share most of the question's words (IDF-weighted; the
+    better hit first on a tie)."""
+    found = []
+    for rank, hit in enumerate(hits[: how.passages]):
+        text = hit.chunk.text
+        for start, end in sentence_spans(text):
+            if end - start >= MIN_SENTENCE_CHARS:
+                found.append(Sentence(rank, start, end, text[start:end], 0.0))
+    if not how.max_read or len(found) <= how.max_read:
+        return found
+    asked = terms(question)
+    weight = idf or (lambda _: 1.0)
+
+    def overlap(s: Sentence) -> float:
+        return weighted_overlap(asked, set(terms(s.text)), weight) + 0.1 / (1 + s.hit_rank)
+
+    chosen = sorted(found, key=overlap, reverse=True)[: how.max_read]
+    return sorted(chosen, key=lambda s: (s.hit_rank, s.start))
 
 
-def confidence(question: str, hits: Sequence[Hit], idf: IdfFn) -> float:
-    """How well the best hit supports an answer: dense similarity and term coverage blended."""
-    if not hits:
-        return 0.0
-    question_terms = terms(question)
-    best = 0.0
-    for hit in hits[:3]:
-        similarity = hit.dense_similarity if hit.dense_similarity is not None else 0.0
-        cover = coverage(question_terms, hit.chunk.indexed_text(), idf)
-        best = max(best, 0.6 * max(similarity, 0.0) + 0.4 * cover)
-    return round(min(best, 1.0), 4)
-
-
-def weigh(question: str, hits: Sequence[Hit], idf: IdfFn, how: Weighing) -> Evidence:
+def weigh(
+    question: str, hits: Sequence[Hit], reader: Reader, how: Weighing, idf: IdfFn | None = None
+) -> Evidence:
     """The evidence the hits hold for the question: its answering sentences, best first."""
-    score = confidence(question, hits, idf)
     analysis = analyze(question)
-    if not hits or score < how.refusal_threshold:
-        return Evidence(score, analysis=analysis)
-    question_terms = terms(question)
-    candidates = [
-        s
-        for rank, hit in enumerate(hits[: how.passages])
-        for s in answering_sentences(analysis, question_terms, hit, rank, idf, how)
-    ]
-    candidates.sort(key=lambda s: -s.score)
-    if not candidates or not candidates[0].answering:
-        return Evidence(score, analysis=analysis)
-    floor = 0.5 * candidates[0].score
-    chosen = [s for s in candidates[: how.max_sentences] if s.score >= floor]
-    return Evidence(score, tuple(chosen), analysis)
-
-
-def answering_sentences(
-    analysis: QuestionAnalysis,
-    question_terms: Sequence[str],
-    hit: Hit,
-    rank: int,
-    idf: IdfFn,
-    how: Weighing,
-) -> list[Sentence]:
-    """The hit's sentences fit to stand in an answer, scored, those that carry an answer
-    (with its place) raised by `how.answer_bonus`."""
-    chunk = hit.chunk
-    context = context_of(chunk.text, chunk.title, chunk.date)
-    title_terms = set(terms(chunk.title))
-    bonus = how.answer_bonus
-    found = []
-    for sentence in scored_sentences(question_terms, hit, rank, idf):
-        if not fit(sentence.text, analysis, context):
-            continue
-        span = answer_span(sentence.text, analysis)
-        covered = weighted_overlap(question_terms, title_terms | set(terms(sentence.text)), idf)
-        if span is None or covered < how.min_cover:
-            found.append(replace(sentence, answer=None, answering=False))
-            continue
-        place = (span.start, span.end) if analysis.answer_type in HIGHLIGHTED else None
-        found.append(replace(sentence, score=sentence.score + bonus, answer=place, answering=True))
-    return found
-
-
-def scored_sentences(
-    question_terms: Sequence[str], hit: Hit, rank: int, idf: IdfFn
-) -> list[Sentence]:
-    """The hit's sentences (of 12 characters or more), each scored as an answer."""
-    text = hit.chunk.text
-    # A question term in the title is context every sentence shares ("Tesla" in a passage
-    # titled "Nikola Tesla", where the answer says "He was born in …"): it counts half.
-    title = set(terms(hit.chunk.title))
-
-    def weight(term: str) -> float:
-        return idf(term) * (0.5 if term in title else 1.0)
-
-    found = []
-    for start, end in sentence_spans(text):
-        sentence = text[start:end]
-        if len(sentence) < 12:
-            continue
-        cover = weighted_overlap(question_terms, set(terms(sentence)), weight)
-        # Earlier passages are more trustworthy; a sentence with no shared term still
-        # carries its passage's weight, so a semantic match is not discarded outright.
-        score = cover + 0.3 / (1 + rank) + (0.05 if start == 0 else 0.0)
-        found.append(Sentence(rank, start, end, sentence, score))
-    return found
+    sentences = candidates(question, hits, how, idf)
+    readings = reader.read(
+        question,
+        [
+            (heading(hits[s.hit_rank].chunk.title, hits[s.hit_rank].chunk.date), s.text)
+            for s in sentences
+        ],
+    )
+    read, passing, near = [], [], []
+    for sentence, reading in zip(sentences, readings, strict=True):
+        chunk = hits[sentence.hit_rank].chunk
+        context = context_of(chunk.text, chunk.title, chunk.date)
+        passes = all(CHECKS[c](sentence.text, analysis, context) for c in how.checks)
+        reaches = reading.probability >= how.refusal_threshold
+        scored = replace(
+            sentence, score=reading.probability, answer=reading.span, answering=passes and reaches
+        )
+        read.append(scored)
+        if passes:
+            passing.append(scored)
+        elif reaches:
+            near.append(scored)
+    read.sort(key=lambda s: -s.score)
+    confidence = max((s.score for s in passing), default=0.0)
+    answering = [s for s in read if s.answering]
+    if not answering:
+        return Evidence(confidence, (), analysis, tuple(read), tuple(near))
+    chosen = [s for s in answering if s.score >= how.keep_ratio * confidence]
+    return Evidence(
+        confidence, tuple(chosen[: how.max_sentences]), analysis, tuple(read), tuple(near)
+    )

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from retrieval.answer.answerability import asked_periods, near_miss, periods_about
+from retrieval.answer.answerability import asked_periods, periods_about
 from retrieval.answer.composer import AnswerStream
-from retrieval.answer.evidence import Evidence, IdfFn, Sentence, scored_sentences
-from retrieval.text import sentence_spans, terms
+from retrieval.answer.evidence import Evidence, Sentence
 from retrieval.types import Answer, Citation, Hit
 
 REFUSAL_TEXT = "The archive has nothing that answers this question. The nearest sources are below."
@@ -62,40 +61,34 @@ class _Marked:
         self.text += piece
 
 
-def refusal(
-    question: str, hits: Sequence[Hit], evidence: Evidence, idf: IdfFn, nearest: int = 3
-) -> Answer:
-    """The refusal, with the nearest sources and their most relevant sentence. When they are
-    near misses (about the same thing, for another time), it says what the archive has."""
-    question_terms = terms(question)
+def refusal(question: str, hits: Sequence[Hit], evidence: Evidence, nearest: int = 3) -> Answer:
+    """The refusal, with the nearest sources and the sentence of each the reader rated best.
+    When they are near misses (they would answer, for another time), it says what the archive
+    has instead."""
     citations = []
     for n, hit in enumerate(hits[:nearest], start=1):
-        best = max(
-            scored_sentences(question_terms, hit, 0, idf), key=lambda s: s.score, default=None
-        )
+        best = evidence.best_of(n - 1)
         quote = best.text if best else hit.chunk.text[:300]
         citations.append(Citation.from_chunk(n, hit.chunk, quote))
-    text = _near_miss_text(hits[:nearest], evidence) or REFUSAL_TEXT
+    text = _near_miss_text(hits, evidence) or REFUSAL_TEXT
     return Answer(question, text, tuple(citations), evidence.confidence, refused=True)
 
 
 def _near_miss_text(hits: Sequence[Hit], evidence: Evidence) -> str | None:
-    """ "The archive has this for Q1 2022 and Q1 2023, not for Q1 2021 …" when the question
-    names a time and the nearest passages would answer it for other times."""
+    """ "The archive has nothing that answers this for Q1 2021; its nearest sources are about
+    Q1 2022 and Q1 2023" when the question names a time and sentences that would answer it are
+    about other times."""
     analysis = evidence.analysis
-    if analysis is None:
+    if analysis is None or not evidence.near_misses:
         return None
     asked = asked_periods(analysis)
-    if not asked or evidence.confidence <= 0:
+    if not asked:
         return None
     found: list[str] = []
-    for hit in hits:
-        text = hit.chunk.text
-        for start, end in sentence_spans(text):
-            sentence = text[start:end]
-            if near_miss(sentence, analysis):
-                about = periods_about(sentence, hit.chunk.title, hit.chunk.date, analysis)
-                found += [p for p in about if p not in asked and p not in found]
+    for sentence in evidence.near_misses:
+        chunk = hits[sentence.hit_rank].chunk
+        about = periods_about(sentence.text, chunk.title, chunk.date, analysis)
+        found += [p for p in about if p not in asked and p not in found]
     if not found:
         return None
     have = _join(found[:4])

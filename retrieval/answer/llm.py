@@ -221,7 +221,7 @@ class LLMComposer:
         if sentences.text.strip().startswith(NO_ANSWER):
             log.info("the LLM found no answer in the passages; refusing")
             return dataclasses.replace(
-                refusal(question, hits, evidence, self.idf),
+                refusal(question, hits, evidence),
                 composer="llm",
                 notes=("llm: the passages do not answer this",),
             )
@@ -254,7 +254,7 @@ class LLMComposer:
         if kept:
             answer = quote_answer(question, cleaned, dataclasses.replace(evidence, sentences=kept))
         else:
-            answer = refusal(question, cleaned, evidence, self.idf)
+            answer = refusal(question, cleaned, evidence)
         return dataclasses.replace(answer, notes=(*answer.notes, note))
 
 

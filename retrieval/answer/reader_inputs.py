@@ -1,7 +1,8 @@
 """How the reader sees a (question, sentence) pair: the same for training and for answering.
 
-The second segment is the sentence behind its document's title ("Nikola Tesla — He was born
-in 1856."), so that "he" has someone to refer to. Inputs are cut at `MAX_TOKENS` (the longer
+The second segment is the sentence behind its document's title and date ("Nikola Tesla — He
+was born in 1856."), so that "he" has someone to refer to and a news question's year can be
+met by the document's date. Inputs are cut at `MAX_TOKENS` (the longer
 segment first), never rejected: an empty, very long or odd sentence still reads.
 """
 
@@ -16,6 +17,12 @@ from tokenizers import Encoding, Tokenizer
 MAX_TOKENS = 128
 TITLE_SEPARATOR = " — "
 MAX_ANSWER_TOKENS = 24  # the longest span the reader highlights
+
+
+def heading(title: str, day: object = None) -> str:
+    """What stands before the sentence: its document's title and, for news, its date
+    ("Kerber wins Wimbledon (2018-07-15)"), so that "in 2018" can be met by the date."""
+    return f"{title} ({day})" if day else title
 
 
 def passage(title: str, sentence: str) -> tuple[str, int]:

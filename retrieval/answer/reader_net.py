@@ -14,7 +14,6 @@ This module needs torch; it is used to train the reader and to export it for ONN
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,19 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from retrieval.answer.reader import check_metadata
+
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+OUTPUTS = ("answer", "start", "end")
+DYNAMIC_AXES = {
+    "input_ids": {0: "batch", 1: "tokens"},
+    "attention_mask": {0: "batch", 1: "tokens"},
+    "token_type_ids": {0: "batch", 1: "tokens"},
+    "answer": {0: "batch"},
+    "start": {0: "batch", 1: "tokens"},
+    "end": {0: "batch", 1: "tokens"},
+}
 ADAPTED = ("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense")
-FORMAT = "citebot-reader/1"
 
 
 class LoRALinear(nn.Module):
@@ -81,17 +91,8 @@ def load_encoder(base_path: str | Path) -> nn.Module:
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
     return AutoModel.from_pretrained(str(base_path), add_pooling_layer=False)
-
-
-def base_fingerprint(base_path: str | Path) -> str:
-    """A short hash of the base model's weights file: adapters fit only the base they were
-    trained on."""
-    digest = hashlib.sha256()
-    with (Path(base_path) / "model.safetensors").open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def _adapted_modules(encoder: nn.Module) -> list[tuple[str, nn.Module, str]]:
@@ -130,24 +131,13 @@ def save_weights(net: ReaderNet, path: Path, meta: dict[str, Any]) -> None:
     tensors = {n: t.to(torch.float16).contiguous() for n, t in trained_state(net).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata={k: json.dumps(v) for k, v in meta.items()})
-
-
-def read_metadata(path: Path) -> dict[str, Any]:
-    from safetensors import safe_open
-
-    with safe_open(str(path), "pt") as f:
-        raw = f.metadata() or {}
-    return {k: json.loads(v) for k, v in raw.items()}
+    path.chmod(0o644)  # safetensors writes owner-only files; this one ships
 
 
 def load_trained(base_path: str | Path, path: Path) -> ReaderNet:
     """The reader with its shipped weights, adapters merged into plain linear layers, in eval
     mode. Raises ValueError if the file does not fit the base."""
-    meta = read_metadata(path)
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"not a reader weights file (format {meta.get('format')!r})")
-    if meta.get("base") != base_fingerprint(base_path):
-        raise ValueError("trained on another base model than the bundled all-MiniLM-L6-v2")
+    meta = check_metadata(base_path, path)
     net = with_adapters(base_path, int(meta["rank"]), float(meta["alpha"]))
     state = {n: t.float() for n, t in load_file(str(path)).items()}
     missing = set(trained_state(net)) - set(state)
@@ -159,3 +149,9 @@ def load_trained(base_path: str | Path, path: Path) -> ReaderNet:
         if isinstance(child, LoRALinear):
             setattr(parent, attribute, child.merged())
     return net.eval()
+
+
+def example_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Inputs to trace the network with for export (two pairs of eight tokens)."""
+    ids = torch.tensor([[101, 2040, 2001, 102, 2002, 2001, 2141, 102]] * 2)
+    return ids, torch.ones_like(ids), torch.tensor([[0, 0, 0, 0, 1, 1, 1, 1]] * 2)

@@ -1,4 +1,5 @@
-"""Ranking metrics for the evaluation: nDCG, recall and MRR at a cut-off, and percentiles.
+"""Metrics for the evaluation: nDCG, recall and MRR at a cut-off, percentiles, and SQuAD's
+exact match of a highlighted answer.
 
 Every function takes a ranking (ids, best first) and the graded relevance of the ids that
 matter (`{id: grade}`, grade > 0 is relevant), as in BEIR qrels.
@@ -7,6 +8,8 @@ matter (`{id: grade}`, grade > 0 is relevant), as in BEIR qrels.
 from __future__ import annotations
 
 import math
+import re
+import string
 from collections.abc import Mapping, Sequence
 
 
@@ -58,3 +61,24 @@ def unique(ranking: Sequence[str]) -> list[str]:
             seen.add(item)
             out.append(item)
     return out
+
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def squad_normal(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def highlight_exact(text: str, highlights: Sequence[tuple[int, int]], golds: Sequence[str]) -> bool:
+    """Whether the first highlighted span of an answer is a gold answer (SQuAD exact match)."""
+    if not highlights:
+        return False
+    start, end = highlights[0]
+    said = squad_normal(text[start:end])
+    return bool(said) and any(said == squad_normal(g) for g in golds)

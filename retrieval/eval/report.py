@@ -130,9 +130,11 @@ def _squad2(report: Squad2Report) -> str:
     lines += [
         "",
         f"at REFUSAL_THRESHOLD={report.threshold:g}: refuses {report.refused_unanswerable:.4f}"
-        f" of unanswerable ({report.refused_by_rules:.4f} because no sentence answers),"
-        f" answers {report.answered_answerable:.4f} of answerable",
+        f" of unanswerable ({report.refused_by_rules:.4f} because no sentence passes the"
+        f" checks), answers {report.answered_answerable:.4f} of answerable",
         f"gold answer in the text of answered answerable questions: {report.answer_in_text:.4f}",
+        f"highlighted answer = a gold answer (SQuAD exact match) in those:"
+        f" {report.highlight_exact:.4f}",
         f"question latency: p50 {report.latency_p50_ms:.1f} ms, p95 {report.latency_p95_ms:.1f} ms",
     ]
     return "\n".join(lines)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from retrieval.archive import Archive
 from retrieval.eval.data import EvalDocument, EvalQuestion, EvalSet
-from retrieval.eval.metrics import mrr_at, ndcg_at, percentile, recall_at, unique
+from retrieval.eval.metrics import highlight_exact, mrr_at, ndcg_at, percentile, recall_at, unique
 from retrieval.index.embedding import Embedder
 from retrieval.search.hybrid import SearchParams, Stages
 from retrieval.settings import RetrievalSettings
@@ -344,7 +344,9 @@ class Squad2Report:
     refused_unanswerable: float  # share of unanswerable questions refused
     answered_answerable: float  # share of answerable questions answered
     answer_in_text: float  # among answerable questions answered: gold answer in the text
-    refused_by_rules: float  # unanswerable refused because no sentence answers (any threshold)
+    # … and the first highlighted span is a gold answer (SQuAD normalisation)
+    highlight_exact: float
+    refused_by_rules: float  # unanswerable refused because no sentence passes the checks
     curve: tuple[ThresholdPoint, ...]
     latency_p50_ms: float
     latency_p95_ms: float
@@ -364,29 +366,35 @@ def evaluate_squad2(
     is refused at t if nothing answers it or its confidence is below t).
     """
     archive = index.archive
-    rows: list[tuple[bool, bool, float, bool]] = []  # answerable, refused, confidence, found
+    # answerable, refused, confidence, gold in the text, highlight = gold
+    rows: list[tuple[bool, bool, float, bool, bool]] = []
     latencies: list[float] = []
     for done, question in enumerate(questions, start=1):
         started = time.perf_counter()
         answer = archive.ask(question.text).answer
         latencies.append(time.perf_counter() - started)
         found = question.answerable and answer_contains(answer, question.answers)[0]
-        rows.append((question.answerable, answer.refused, answer.confidence, found))
+        exact = question.answerable and highlight_exact(
+            answer.text, answer.highlights, question.answers
+        )
+        rows.append((question.answerable, answer.refused, answer.confidence, found, exact))
         _tick(progress, done, len(questions))
 
-    def at(t: float) -> tuple[float, float, float]:
-        refused = [(can, ref or conf < t, found) for can, ref, conf, found in rows]
-        unanswerable = [ref for can, ref, _ in refused if not can]
-        answered = [found for can, ref, found in refused if can and not ref]
-        answerable = sum(1 for can, _, _ in refused if can)
+    def at(t: float) -> tuple[float, float, float, float]:
+        refused = [(can, ref or conf < t, found, ex) for can, ref, conf, found, ex in rows]
+        unanswerable = [ref for can, ref, _, _ in refused if not can]
+        answered = [(found, ex) for can, ref, found, ex in refused if can and not ref]
+        answerable = sum(1 for can, *_ in refused if can)
+        n = max(len(answered), 1)
         return (
             round(sum(unanswerable) / max(len(unanswerable), 1), 4),
             round(len(answered) / max(answerable, 1), 4),
-            round(sum(answered) / max(len(answered), 1), 4),
+            round(sum(found for found, _ in answered) / n, 4),
+            round(sum(ex for _, ex in answered) / n, 4),
         )
 
-    refused, answered, in_text = at(threshold)
-    by_rules = [ref for can, ref, _, _ in rows if not can]
+    refused, answered, in_text, exact = at(threshold)
+    by_rules = [ref for can, ref, *_ in rows if not can]
     return Squad2Report(
         data_set=index.eval_set.name,
         documents=index.documents,
@@ -396,6 +404,7 @@ def evaluate_squad2(
         refused_unanswerable=refused,
         answered_answerable=answered,
         answer_in_text=in_text,
+        highlight_exact=exact,
         refused_by_rules=round(sum(by_rules) / max(len(by_rules), 1), 4),
         curve=tuple(ThresholdPoint(t, *at(t)[:2]) for t in [round(0.05 * i, 2) for i in range(21)]),
         latency_p50_ms=round(1000 * percentile(latencies, 50), 1),
