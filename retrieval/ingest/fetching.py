@@ -222,7 +222,8 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 
 def parse_allow_hosts(value: str) -> frozenset[str]:
-    """The FETCH_ALLOW_HOSTS setting ("intranet.local, 10.0.0.0/8") as a set of entries."""
+    """The FETCH_ALLOW_HOSTS setting ("intranet.local, 10.0.0.0/8, 127.0.0.1:8080") as a set
+    of entries: host names, addresses or networks, each with a port or for every port."""
     return frozenset(part.strip().lower() for part in value.split(",") if part.strip())
 
 
@@ -231,28 +232,42 @@ def _normal_host(host: str) -> str:
     return host.strip().strip("[]").rstrip(".").lower()
 
 
+def _allow_entry(entry: str) -> tuple[str, int | None]:
+    """An allow_hosts entry as (host, address or network; its port, or None for every port):
+    "host:8080", "10.0.0.0/8:8080" and "[::1]:8080" name a port; "host" and "::1" do not."""
+    entry = entry.strip().lower()
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+        return _normal_host(host), int(port) if port.isdigit() else None
+    host, colon, port = entry.rpartition(":")
+    if colon and ":" not in host and port.isdigit():
+        return _normal_host(host), int(port)
+    return _normal_host(entry), None
+
+
 class AddressGuard:
     """Decides which addresses a host may be reached at; refuses non-public ones."""
 
     def __init__(self, allow_hosts: Iterable[str], resolver: Resolver) -> None:
-        self._names: set[str] = set()
-        self._networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self._names: set[tuple[str, int | None]] = set()
+        self._networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int | None]] = []
         for entry in allow_hosts:
-            entry = _normal_host(entry)
+            host, port = _allow_entry(entry)
             try:
-                self._networks.append(ipaddress.ip_network(entry, strict=False))
+                self._networks.append((ipaddress.ip_network(host, strict=False), port))
             except ValueError:
-                self._names.add(entry)
+                self._names.add((host, port))
         self._resolver = resolver
 
     def vet(self, host: str, port: int) -> list[str]:
         """The addresses to dial for host; raises BlockedAddress if any of them is not public."""
         name = _normal_host(host)
         addresses = self._addresses(name, port)
-        if name in self._names:
+        if (name, None) in self._names or (name, port) in self._names:
             return addresses
         for address in addresses:
-            problem = self._problem(address)
+            problem = self._problem(address, port)
             if problem is None:
                 continue
             if _is_ip(name):
@@ -272,10 +287,10 @@ class AddressGuard:
             raise FetchFailed(f"could not resolve host name {name}")
         return addresses
 
-    def _problem(self, address: str) -> str | None:
-        """address_problem, unless an allowed network contains the address."""
+    def _problem(self, address: str, port: int) -> str | None:
+        """address_problem, unless an allowed network (on every port, or this one) holds it."""
         ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if any(ip in network for network in self._networks):
+        if any(ip in net and allowed in (None, port) for net, allowed in self._networks):
             return None
         return address_problem(address)
 

@@ -414,6 +414,41 @@ def test_url_without_canonical_is_normalized(site: WebServer, fetcher: Fetcher) 
     assert article.url == site.url("/b?id=7")
 
 
+def test_allow_hosts_entry_with_a_port_allows_that_port_only(site: WebServer) -> None:
+    site.route("/a", Page(ARTICLE))
+    resolve = lambda host, port: ["127.0.0.1"]  # noqa: E731 - "news.test" is this machine
+    with WebServer() as other:
+        other.route("/a", Page(ARTICLE))
+        for entry, host in (
+            (f"127.0.0.1:{site.port}", "127.0.0.1"),
+            (f"News.Test:{site.port}", "news.test"),
+        ):
+            allow = parse_allow_hosts(entry)
+            with make_fetcher(allow_hosts=allow, resolver=resolve) as fetcher:
+                assert fetcher.fetch(site.url("/a", host=host)).status == 200
+                with pytest.raises(BlockedAddress, match="loopback"):
+                    fetcher.fetch(other.url("/a", host=host))
+    assert other.hits() == 0
+
+
+@pytest.mark.parametrize(
+    ("entry", "allowed", "refused"),
+    [
+        ("127.0.0.0/8:8080", "http://127.0.0.2:8080/", "http://127.0.0.2:8081/"),
+        ("[::1]:8080", "http://[::1]:8080/", "http://[::1]/"),
+        ("::1", "http://[::1]:9999/", "http://[::2]/"),
+        ("127.0.0.1", "http://127.0.0.1:1/", "http://127.0.0.2/"),  # a bare host: every port
+    ],
+)
+def test_allow_hosts_ports_networks_and_ipv6(
+    entry: str, allowed: str, refused: str, no_connect: None
+) -> None:
+    with Fetcher(allow_hosts=parse_allow_hosts(entry)) as fetcher:
+        fetcher.check_url(allowed)
+        with pytest.raises(BlockedAddress):
+            fetcher.check_url(refused)
+
+
 @pytest.mark.parametrize(
     ("url", "normal"),
     [
