@@ -6,7 +6,8 @@ Last-Modified). Safe: only http and https; every address a host name resolves to
 public unless the host (or the address) is in `allow_hosts`; that check runs before each
 request, at every redirect hop and again at connect time, on the addresses actually dialled
 (so a name that resolves differently the second time cannot reach a private service);
-bounded redirects, time, size and content types.
+bounded redirects, time, size (counted as the body is decoded, one layer of compression at
+most: see `content_encoding`) and content types.
 
     fetcher = Fetcher(allow_hosts=frozenset({"127.0.0.1"}))
     article = fetcher.fetch_article("https://example.org/news/1")
@@ -27,7 +28,7 @@ import ssl
 import threading
 import time
 import urllib.robotparser
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -40,6 +41,12 @@ import httpcore
 import httpx
 
 from retrieval.errors import CitebotError
+from retrieval.ingest.content_encoding import (
+    ACCEPT_ENCODING,
+    EncodingRefused,
+    content_coding,
+    decoded,
+)
 
 USER_AGENT = "citebot/0.1 (self-hosted question answering over a news archive)"
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -93,6 +100,10 @@ class TooLarge(FetchError):
 
 class BadContentType(FetchError):
     """The response is not of a type asked for (e.g. a PDF where a web page was expected)."""
+
+
+class BadEncoding(FetchError):
+    """The body is compressed more than once, in an unknown way, or its compression is damaged."""
 
 
 class TooManyRedirects(FetchError):
@@ -417,7 +428,7 @@ class Fetcher:
             transport=_GuardedTransport(self._guard),
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
-            headers={"User-Agent": user_agent},
+            headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             trust_env=False,
         )
         self._last_request: dict[str, float] = {}  # host → when its latest request may start
@@ -523,21 +534,43 @@ class Fetcher:
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > cap:
             raise TooLarge(f"refused: {url} is larger than {_mb(cap)}", url=url)
-        return _Hop(status, headers, body=self._read(url, response, cap))
+        try:
+            coding = content_coding(
+                response.headers.get_list("content-encoding", split_commas=True)
+            )
+        except EncodingRefused as exc:
+            raise BadEncoding(f"refused: {url} is {exc}", url=url) from exc
+        return _Hop(status, headers, body=self._read(url, response, coding, cap))
 
-    def _read(self, url: str, response: httpx.Response, cap: int) -> bytes:
-        """The body, stopping as soon as it passes cap bytes or the time limit."""
+    def _read(self, url: str, response: httpx.Response, coding: str | None, cap: int) -> bytes:
+        """The body, decoded a piece at a time; stops as soon as either the bytes received or
+        the bytes decoded pass cap, or the time limit passes."""
         deadline = time.monotonic() + self.timeout
-        parts: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            self.stats.bytes += len(chunk)
+        received = 0
+
+        def raw() -> Iterator[bytes]:
+            nonlocal received
+            for chunk in response.iter_raw():
+                received += len(chunk)
+                check(received)
+                yield chunk
+
+        def check(size: int) -> None:
             if size > cap:
                 raise TooLarge(f"refused: {url} is larger than {_mb(cap)}", url=url)
             if time.monotonic() > deadline:
                 raise FetchTimeout(f"{url} took longer than {self.timeout:g} s to load", url=url)
-            parts.append(chunk)
+
+        parts: list[bytes] = []
+        size = 0
+        try:
+            for piece in decoded(raw(), coding):
+                size += len(piece)
+                self.stats.bytes += len(piece)
+                check(size)
+                parts.append(piece)
+        except EncodingRefused as exc:
+            raise BadEncoding(f"refused: {url} is {exc}", url=url) from exc
         return b"".join(parts)
 
     def _wait_turn(self, host: str) -> None:

@@ -18,7 +18,14 @@ from retrieval.ingest.feeds import (
     poll,
 )
 from retrieval.ingest.fetching import Fetcher, InvalidURL
-from tests.fakes.web_server import Page, WebServer, article_html, atom_feed, rss_feed
+from tests.fakes.web_server import (
+    Page,
+    WebServer,
+    article_html,
+    atom_feed,
+    bomb,
+    rss_feed,
+)
 
 T0 = 1_700_000_000.0
 RSS = "application/rss+xml"
@@ -387,3 +394,18 @@ def test_one_article_in_two_feeds_is_one_file(
     assert len(report.added) == 1 and report.unchanged == report.added
     assert len(list(pages.rglob("*.md"))) == 1
     assert store.pages(site.url("/a.xml")) == store.pages(site.url("/b.xml"))
+
+
+def test_a_feed_compressed_twice_is_refused_and_the_others_are_read(
+    site: WebServer, fetcher: Fetcher, store: FeedStore, pages: Path
+) -> None:
+    site.route("/news/1", story(1))
+    site.route("/good.xml", Page(rss_feed("Good", [rss_item(site, 1)]), content_type=RSS))
+    layers = {"Content-Encoding": "gzip, gzip, gzip"}
+    site.route("/bomb.xml", Page(bomb(20_000_000, "gzip", "gzip", "gzip"), headers=layers))
+    store.add(site.url("/bomb.xml"), now=T0)
+    store.add(site.url("/good.xml"), now=T0 + 1)
+    report = poll(store, fetcher, pages, now=T0)
+    assert report.polled == [site.url("/good.xml")] and len(report.added) == 1
+    [(url, reason)] = report.failed
+    assert url == site.url("/bomb.xml") and "compressed more than once" in reason

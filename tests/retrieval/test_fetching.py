@@ -6,6 +6,7 @@ import itertools
 import re
 import socket
 import threading
+import tracemalloc
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -16,6 +17,7 @@ from retrieval.errors import CitebotError
 from retrieval.ingest.fetching import (
     HTML_TYPES,
     BadContentType,
+    BadEncoding,
     BlockedAddress,
     Fetcher,
     FetchFailed,
@@ -33,7 +35,7 @@ from retrieval.ingest.fetching import (
     save_article,
     store_article,
 )
-from tests.fakes.web_server import Page, WebServer, article_html
+from tests.fakes.web_server import Page, WebServer, article_html, bomb, compressed
 
 LOCAL = frozenset({"127.0.0.1"})
 PARAGRAPHS = [
@@ -174,6 +176,72 @@ def test_streamed_huge_page_stops_at_the_cap(site: WebServer) -> None:
     with make_fetcher(max_bytes=200_000) as fetcher, pytest.raises(TooLarge):
         fetcher.fetch(site.url("/huge"))
     assert fetcher.stats.bytes < 400_000
+
+
+# --- compression (Content-Encoding) -------------------------------------------------------
+
+CODINGS = ["gzip", "deflate", "br", "zstd"]
+
+
+@pytest.mark.parametrize("coding", [*CODINGS, "x-gzip", "identity"])
+def test_one_layer_of_compression_is_decoded(
+    coding: str, site: WebServer, fetcher: Fetcher
+) -> None:
+    layer = {"x-gzip": "gzip", "identity": None}.get(coding, coding)
+    body = compressed(ARTICLE.encode(), layer) if layer else ARTICLE.encode()
+    site.route("/a", Page(body, headers={"Content-Encoding": coding}))
+    assert fetcher.fetch(site.url("/a")).body == ARTICLE.encode()
+    accepted = site.received("/a")[0].headers["accept-encoding"]
+    assert [c.strip() for c in accepted.split(",")] == CODINGS
+
+
+@pytest.mark.parametrize("coding", CODINGS)
+def test_compression_bomb_stops_at_the_cap_without_inflating(coding: str, site: WebServer) -> None:
+    """20 MB of zeros in a few KB: decoding stops at the cap, and never holds much more."""
+    site.route("/bomb", Page(bomb(20_000_000, coding), headers={"Content-Encoding": coding}))
+    with make_fetcher(max_bytes=200_000, timeout=5.0) as fetcher:
+        tracemalloc.start()
+        try:
+            with pytest.raises(TooLarge, match=re.escape("larger than 200 KB")):
+                fetcher.fetch(site.url("/bomb"))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert fetcher.stats.bytes <= 200_000 + 128 * 1024
+    assert peak < 3_000_000, f"{peak:,} bytes held while decoding"
+
+
+@pytest.mark.parametrize(
+    "codings", [("gzip", "gzip", "gzip"), ("gzip", "zstd"), ("deflate", "identity", "br")]
+)
+def test_stacked_compression_is_refused_before_decoding(
+    codings: tuple[str, ...], site: WebServer, fetcher: Fetcher
+) -> None:
+    layers = [c for c in codings if c != "identity"]
+    header = ", ".join(codings)
+    site.route("/bomb", Page(bomb(5_000_000, *layers), headers={"Content-Encoding": header}))
+    with pytest.raises(BadEncoding, match="compressed more than once") as refused:
+        fetcher.fetch(site.url("/bomb"))
+    assert header in str(refused.value)
+    assert fetcher.stats.bytes == 0
+
+
+@pytest.mark.parametrize("coding", ["compress", "x-bomb", "gzip;q=1"])
+def test_unknown_compression_is_refused(coding: str, site: WebServer, fetcher: Fetcher) -> None:
+    site.route("/a", Page(ARTICLE, headers={"Content-Encoding": coding}))
+    with pytest.raises(BadEncoding, match=re.escape(f"unknown compression ({coding})")):
+        fetcher.fetch(site.url("/a"))
+
+
+@pytest.mark.parametrize("coding", CODINGS)
+def test_damaged_compressed_body_fails_cleanly(
+    coding: str, site: WebServer, fetcher: Fetcher
+) -> None:
+    site.route(
+        "/a", Page(b"\x1f\x8b not really compressed" * 50, headers={"Content-Encoding": coding})
+    )
+    with pytest.raises(BadEncoding, match=f"damaged {coding} data"):
+        fetcher.fetch(site.url("/a"))
 
 
 def test_content_type_not_asked_for_is_refused(site: WebServer, fetcher: Fetcher) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.fakes.web_server import Page, WebServer, article_html, rss_feed
+from tests.fakes.web_server import Page, WebServer, article_html, bomb, rss_feed
 
 pytestmark = pytest.mark.slow
 
@@ -105,3 +105,13 @@ def test_a_feed_round_adds_its_articles_and_a_second_round_adds_nothing(
     assert rounds["feeds"]["not_modified"] == [site.url("/rss.xml")]
     assert rounds["ingest"]["chunks_embedded"] == 0
     assert site.hits("/news/lamp") == page_hits  # a 304 for the feed: no page refetched
+
+
+def test_a_stacked_compression_bomb_is_refused_with_a_clear_message(
+    env: Path, site: WebServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layers = {"Content-Encoding": "gzip, gzip, gzip"}
+    site.route("/bomb", Page(bomb(50_000_000, "gzip", "gzip", "gzip"), headers=layers))
+    assert main(["ingest", site.url("/bomb")]) == 1
+    out = capsys.readouterr().out
+    assert "compressed more than once (Content-Encoding: gzip, gzip, gzip)" in out
