@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
+import logging
 import os
 import re
 import socket
@@ -47,6 +48,8 @@ from retrieval.ingest.content_encoding import (
     content_coding,
     decoded,
 )
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "citebot/0.1 (self-hosted question answering over a news archive)"
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -171,13 +174,14 @@ class FetchResult:
 class Article:
     """A web page reduced to what the archive keeps."""
 
-    url: str  # canonical URL: what citations link to and what identifies the page
+    url: str  # what citations link to and what identifies the page (see fetch_article)
     title: str
     date: date | None
     author: str | None
     text: str
     fetched_at: datetime
     final_url: str = ""  # the URL actually fetched, after redirects
+    canonical: str = ""  # the canonical URL the page declares (same site), not yet trusted
 
 
 @dataclass
@@ -473,8 +477,20 @@ class Fetcher:
         return self._follow(url, headers, accept, self.max_bytes, robots=self.respect_robots)
 
     def fetch_article(self, url: str) -> Article:
-        """Fetch a web page and extract its article: text, title, date, author, canonical URL."""
-        return parse_article(self.fetch(url, accept=HTML_TYPES))
+        """Fetch a web page and extract its article: text, title, date, author, canonical URL.
+
+        A page's declared canonical URL is its URL only when it is the URL fetched (after
+        redirects); any other is fetched in turn and the article is that page's own text, so
+        no page can put its words under another page's URL. If it cannot be fetched, the
+        page keeps the URL it was fetched from."""
+        article = parse_article(self.fetch(url, accept=HTML_TYPES))
+        if not article.canonical or article.canonical == article.url:
+            return article
+        try:
+            return parse_article(self.fetch(article.canonical, accept=HTML_TYPES))
+        except FetchError as exc:
+            log.info("not trusting %s as the URL of %s: %s", article.canonical, url, exc)
+            return article
 
     def _follow(
         self,
@@ -718,7 +734,8 @@ def _mb(size: int) -> str:
 
 
 def parse_article(result: FetchResult, *, now: datetime | None = None) -> Article:
-    """The article in a fetched HTML page (trafilatura), with its metadata and canonical URL."""
+    """The article in a fetched HTML page (trafilatura): its text and metadata, its URL (the one
+    fetched, normalized) and the canonical URL it declares (see Fetcher.fetch_article)."""
     import trafilatura
 
     html: str | bytes = _decode(result.body, result.charset)
@@ -739,7 +756,7 @@ def parse_article(result: FetchResult, *, now: datetime | None = None) -> Articl
     )
     if not text:
         raise NoArticle(f"no article text found at {result.final_url}", url=result.url)
-    url = canonical_url(html, result.final_url)
+    url = normalize_url(result.final_url)
     return Article(
         url=url,
         title=_one_line(doc.get("title") or "") or url,
@@ -748,6 +765,7 @@ def parse_article(result: FetchResult, *, now: datetime | None = None) -> Articl
         text=text,
         fetched_at=now or datetime.now(UTC),
         final_url=result.final_url,
+        canonical=declared_canonical(html, result.final_url) or "",
     )
 
 
@@ -761,15 +779,15 @@ def _decode(body: bytes, charset: str | None) -> str | bytes:
     return body
 
 
-def canonical_url(html: str | bytes, final_url: str) -> str:
-    """The page's declared canonical URL (rel=canonical, else og:url) if on the same site,
-    else the URL fetched; either normalized (see normalize_url)."""
+def declared_canonical(html: str | bytes, final_url: str) -> str | None:
+    """The canonical URL the page declares (rel=canonical, else og:url), normalized (see
+    normalize_url), if it is on the same site as final_url; else None."""
     declared = _declared_canonical(html)
     if declared:
         candidate = normalize_url(urljoin(final_url, declared))
         if _same_site(candidate, final_url):
             return candidate
-    return normalize_url(final_url)
+    return None
 
 
 _TRACKING = re.compile(r"^(?:utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ocid|cmpid)$", re.I)

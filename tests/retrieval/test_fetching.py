@@ -457,9 +457,10 @@ def test_address_problem(address: str, problem: str | None) -> None:
 
 def test_article_with_metadata(site: WebServer, fetcher: Fetcher) -> None:
     site.route("/a", Page(ARTICLE))
+    site.route("/news/2024/floods", Page(ARTICLE))  # the canonical page: trusted once fetched
     article = fetcher.fetch_article(site.url("/a?utm_source=chat#comments"))
     assert article.url == site.url("/news/2024/floods")  # relative canonical, resolved
-    assert article.final_url == site.url("/a?utm_source=chat")
+    assert article.final_url == site.url("/news/2024/floods")  # the text is the canonical's
     assert article.title == "Floods hit the valley"
     assert article.date == date(2024, 3, 22)
     assert article.author == "Jane Doe"
@@ -536,6 +537,42 @@ def test_canonical_on_another_site_is_ignored(site: WebServer, fetcher: Fetcher)
     assert fetcher.fetch_article(site.url("/c")).url == site.url("/c")
 
 
+def test_a_declared_canonical_cannot_put_a_page_under_another_pages_url(
+    site: WebServer, fetcher: Fetcher, tmp_path: Path
+) -> None:
+    """/evilcanon names /page?i=1 as its canonical URL: its words must never be kept (and
+    cited) as that page's, nor replace the copy already archived."""
+    site.route("/page", Page(article_html("Floods hit the valley", PARAGRAPHS)))
+    forged = ["The flood barrier failed on Friday and the mayor hid it, officials now admit."]
+    site.route("/evilcanon", Page(article_html("Flood cover-up", forged, canonical="/page?i=1")))
+    real_path, _ = store_article(fetcher.fetch_article(site.url("/page?i=1")), tmp_path)
+    real = real_path.read_text(encoding="utf-8")
+
+    article = fetcher.fetch_article(site.url("/evilcanon"))
+    if article.url == site.url("/page?i=1"):  # trusted after fetching it: that page's own text
+        assert "mayor hid it" not in article.text and "burst its banks" in article.text
+    else:
+        assert article.url == site.url("/evilcanon")
+    store_article(article, tmp_path)
+    assert real_path.read_text(encoding="utf-8") == real  # the archived page is untouched
+
+
+def test_canonical_equal_to_the_fetched_url_costs_no_second_request(
+    site: WebServer, fetcher: Fetcher
+) -> None:
+    site.route("/news/2024/floods", Page(ARTICLE))
+    article = fetcher.fetch_article(site.url("/news/2024/floods"))
+    assert article.url == site.url("/news/2024/floods")
+    assert site.hits("/news/2024/floods") == 1
+
+
+def test_canonical_that_cannot_be_fetched_is_not_trusted(site: WebServer, fetcher: Fetcher) -> None:
+    site.route("/a", Page(ARTICLE))  # its canonical, /news/2024/floods, answers 404
+    article = fetcher.fetch_article(site.url("/a?utm_source=chat"))
+    assert article.url == site.url("/a")
+    assert "burst its banks" in article.text
+
+
 def test_page_without_text_is_no_article(site: WebServer, fetcher: Fetcher) -> None:
     site.route(
         "/empty",
@@ -557,6 +594,7 @@ def test_saved_article_is_idempotent_and_loadable(
     from retrieval.ingest.loaders import load
 
     site.route("/a", Page(ARTICLE))
+    site.route("/news/2024/floods", Page(ARTICLE))
     article = fetcher.fetch_article(site.url("/a"))
     path = save_article(article, tmp_path)
     assert path == article_path(article.url, tmp_path)
