@@ -2,10 +2,11 @@
 
 A round (`poll`) visits every due feed: a conditional GET (ETag / Last-Modified), parsing with
 feedparser, and for each new or changed entry a fetch of its page, saved as a Markdown file
-under `pages_dir` (see `fetching.save_article`) that the ingest treats like a corpus
-file. Entries that drop out of a feed are kept (archives keep old news); a page that answers
-404/410 when fetched again has its file removed. A feed or page that fails is reported and
-retried later with exponential backoff; it never stops the others.
+under `pages_dir` (see `pages`) that the ingest treats like a corpus file. Entries that drop
+out of a feed are kept (archives keep old news); a page that answers 404/410 when fetched
+again has its file removed, unless something else still holds it: a link (an admin's, or
+`citebot ingest URL`) or another entry. A feed or page that fails is reported and retried
+later with exponential backoff; it never stops the others.
 
     store = FeedStore(data_dir / "feeds.sqlite3")
     store.add("https://example.org/rss.xml")
@@ -37,8 +38,8 @@ from retrieval.ingest.fetching import (
     FetchResult,
     InvalidURL,
     PageGone,
-    store_article,
 )
+from retrieval.ingest.pages import read_holders, store_article
 
 log = logging.getLogger(__name__)
 
@@ -501,7 +502,7 @@ def _fetch_entry(
         article = replace(article, date=item.published)
     if article.title == article.url and item.title:
         article = replace(article, title=item.title)
-    path, change = store_article(article, pages_dir)
+    path, change = store_article(article, pages_dir, feed=feed_url)
     {"added": report.added, "updated": report.updated, "unchanged": report.unchanged}[
         change
     ].append(path)
@@ -522,10 +523,14 @@ def _page_gone(
 
 
 def _drop_file(store: FeedStore, pages_dir: Path, relative: str, report: PollReport) -> None:
-    """Delete a page file that no entry points at any more."""
+    """Delete a page file that nothing holds any more: no entry points at it, and no link
+    (an admin's, or `citebot ingest URL`) added it."""
     if store.page_users(relative):
         return
     path = pages_dir / relative
+    if read_holders(path).link:
+        log.info("keeping %s: a link added it", path)
+        return
     if path.exists():
         path.unlink()
         report.removed.append(path)

@@ -1,4 +1,4 @@
-"""Polite, safe fetching of web pages and feeds, and turning a page into an archived article.
+"""Polite, safe fetching of web pages and feeds, and turning a page into an article.
 
 Polite: a clear User-Agent, robots.txt obeyed (cached per site, Crawl-delay honoured), one
 request per host every `per_host_interval` seconds, conditional requests (ETag and
@@ -11,7 +11,7 @@ most: see `content_encoding`) and content types.
 
     fetcher = Fetcher(allow_hosts=frozenset({"127.0.0.1"}))
     article = fetcher.fetch_article("https://example.org/news/1")
-    path = save_article(article, data_dir / "pages")
+    path, change = store_article(article, data_dir / "pages")  # see `pages`
 
 Errors are `FetchError`s (a `CitebotError`) whose messages can be shown to a user as they are.
 """
@@ -19,10 +19,8 @@ Errors are `FetchError`s (a `CitebotError`) whose messages can be shown to a use
 from __future__ import annotations
 
 import functools
-import hashlib
 import ipaddress
 import logging
-import os
 import re
 import socket
 import ssl
@@ -32,9 +30,7 @@ import urllib.robotparser
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from types import TracebackType
-from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import certifi
@@ -72,7 +68,6 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 Resolver = Callable[[str, int], Sequence[str]]
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
-SaveChange = Literal["added", "updated", "unchanged"]
 
 
 class FetchError(CitebotError):
@@ -853,44 +848,3 @@ def _iso_date(text: str) -> date | None:
         return date.fromisoformat(text[:10])
     except ValueError:
         return None
-
-
-def article_path(url: str, pages_dir: Path) -> Path:
-    """Where the page of a canonical URL is kept: pages_dir/<host>/<sha1 of url>.md."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "unknown").lower()
-    if parts.port:
-        host = f"{host}_{parts.port}"
-    folder = re.sub(r"[^a-z0-9.-]", "_", host).lstrip(".") or "unknown"
-    return pages_dir / folder / f"{hashlib.sha1(url.encode('utf-8')).hexdigest()}.md"
-
-
-def render_article(article: Article) -> str:
-    """The file content: front matter (title, date, url, author) then the text."""
-    lines = ["---", f"title: {_one_line(article.title)}"]
-    if article.date is not None:
-        lines.append(f"date: {article.date.isoformat()}")
-    lines.append(f"url: {article.url}")
-    if article.author:
-        lines.append(f"author: {_one_line(article.author)}")
-    lines += ["---", "", article.text.strip(), ""]
-    return "\n".join(lines)
-
-
-def store_article(article: Article, pages_dir: Path) -> tuple[Path, SaveChange]:
-    """Write the article's file unless it already holds the same content; say which it was."""
-    path = article_path(article.url, pages_dir)
-    content = render_article(article).encode("utf-8")
-    existed = path.exists()
-    if existed and path.read_bytes() == content:
-        return path, "unchanged"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")  # hidden: ingest skips dot files
-    temporary.write_bytes(content)
-    os.replace(temporary, path)
-    return path, "updated" if existed else "added"
-
-
-def save_article(article: Article, pages_dir: Path) -> Path:
-    """Write the article under pages_dir (same canonical URL, same file; unchanged, untouched)."""
-    return store_article(article, pages_dir)[0]

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.ingest.feeds import FeedStore, PollReport, poll
-from retrieval.ingest.fetching import Fetcher, FetchError, parse_allow_hosts, store_article
+from retrieval.ingest.fetching import Fetcher, FetchError, parse_allow_hosts
+from retrieval.ingest.pages import store_article
 from retrieval.settings import RetrievalSettings
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class Web:
         for url in urls:
             try:
                 article = self.fetcher.fetch_article(url)
-                path, change = store_article(article, self.pages_dir)
+                path, change = store_article(article, self.pages_dir, link=True)
             except FetchError as exc:
                 log.info("could not add %s: %s", url, exc)
                 results.append(LinkResult(url, error=str(exc)))

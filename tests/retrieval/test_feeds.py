@@ -18,6 +18,9 @@ from retrieval.ingest.feeds import (
     poll,
 )
 from retrieval.ingest.fetching import Fetcher, InvalidURL
+from retrieval.ingest.pages import read_holders
+from retrieval.ingest.web import Web
+from retrieval.settings import RetrievalSettings
 from tests.fakes.web_server import (
     Page,
     WebServer,
@@ -92,6 +95,16 @@ def store(tmp_path: Path) -> Iterator[FeedStore]:
 def pages(tmp_path: Path) -> Path:
     """Where fetched pages are saved."""
     return tmp_path / "data" / "pages"
+
+
+@pytest.fixture
+def web(tmp_path: Path, fetcher: Fetcher) -> Iterator[Web]:
+    """The archive's links and feeds (DATA_DIR under tmp_path), with the test fetcher."""
+    web = Web(RetrievalSettings(data_dir=tmp_path / "data"))
+    web.fetcher.close()
+    web.fetcher = fetcher
+    yield web
+    web.close()
 
 
 def front_matter(path: Path) -> dict[str, str]:
@@ -391,9 +404,11 @@ def test_one_article_in_two_feeds_is_one_file(
     store.add(site.url("/a.xml"), now=T0)
     store.add(site.url("/b.xml"), now=T0 + 1)
     report: PollReport = poll(store, fetcher, pages, now=T0)
-    assert len(report.added) == 1 and report.unchanged == report.added
+    assert len(report.added) == 1 and report.updated == report.added  # B is named a holder
     assert len(list(pages.rglob("*.md"))) == 1
     assert store.pages(site.url("/a.xml")) == store.pages(site.url("/b.xml"))
+    assert read_holders(report.added[0]).feeds == (site.url("/a.xml"), site.url("/b.xml"))
+    assert not poll(store, fetcher, pages, now=T0, only_due=False).changed_files
 
 
 def test_a_feed_compressed_twice_is_refused_and_the_others_are_read(
@@ -409,3 +424,24 @@ def test_a_feed_compressed_twice_is_refused_and_the_others_are_read(
     assert report.polled == [site.url("/good.xml")] and len(report.added) == 1
     [(url, reason)] = report.failed
     assert url == site.url("/bomb.xml") and "compressed more than once" in reason
+
+
+def test_a_feed_never_removes_a_page_an_admin_added(
+    site: WebServer, fetcher: Fetcher, web: Web
+) -> None:
+    site.route("/news/1", story(1))
+    [link] = web.fetch_links([site.url("/news/1")])  # an admin sends the link
+    assert link.path is not None and link.change == "added"
+    site.route("/rss.xml", Page(rss_feed("N", [rss_item(site, 1)]), content_type=RSS))
+    web.feeds.add(site.url("/rss.xml"), now=T0)
+    poll(web.feeds, fetcher, web.pages_dir, now=T0)
+
+    site.remove("/news/1")  # the feed's entry now points at a 404
+    items = [rss_item(site, 1, description="Withdrawn")]
+    site.route("/rss.xml", Page(rss_feed("N", items), content_type=RSS))
+    report = poll(web.feeds, fetcher, web.pages_dir, now=T0 + POLL_INTERVAL)
+
+    assert report.page_failures and "HTTP 404" in report.page_failures[0][1]
+    assert not report.removed and link.path.exists()  # the admin's link still holds it
+    entry = web.feeds.entry(site.url("/rss.xml"), "urn:news:story-1")
+    assert entry is not None and entry.state == "gone"

@@ -29,12 +29,10 @@ from retrieval.ingest.fetching import (
     TooLarge,
     TooManyRedirects,
     address_problem,
-    article_path,
     normalize_url,
     parse_allow_hosts,
-    save_article,
-    store_article,
 )
+from retrieval.ingest.pages import article_path, save_article, store_article
 from tests.fakes.web_server import Page, WebServer, article_html, bomb, compressed
 
 LOCAL = frozenset({"127.0.0.1"})
