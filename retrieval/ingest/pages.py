@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -107,6 +108,25 @@ def store_article(
 def save_article(article: Article, pages_dir: Path) -> Path:
     """Write the article under pages_dir (same URL, same file; unchanged, untouched)."""
     return store_article(article, pages_dir)[0]
+
+
+def page_files(pages_dir: Path) -> Iterator[Path]:
+    """The page files under pages_dir (hidden and temporary files left out)."""
+    if not pages_dir.is_dir():
+        return
+    for path in sorted(pages_dir.glob("*/*.md")):
+        if not path.name.startswith(".") and path.is_file():
+            yield path
+
+
+def listing(pages_dir: Path) -> dict[str, tuple[int, int, int]]:
+    """Each page file with its size, modification time and inode: a new or rewritten file
+    (always a new inode, see _write) or a removed one changes it."""
+    found = {}
+    for path in page_files(pages_dir):
+        stat = path.stat()
+        found[str(path)] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    return found
 
 
 def _write(path: Path, content: bytes) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.settings import Settings
+from retrieval import Archive
 from tests.fakes.web_server import Page, WebServer, article_html, bomb, rss_feed
 
 pytestmark = pytest.mark.slow
@@ -107,6 +109,17 @@ def test_a_feed_round_adds_its_articles_and_a_second_round_adds_nothing(
     assert site.hits("/news/lamp") == page_hits  # a 304 for the feed: no page refetched
 
 
+def lamp_feed(site: WebServer) -> str:
+    """A feed of one article (with an ETag: unchanged, it answers 304), and its URL."""
+    site.route("/news/lamp", Page(article_html("Skerryvore lamp to shine again", LIGHTHOUSE)))
+    item = {"title": "Skerryvore lamp", "link": site.url("/news/lamp"), "guid": "urn:lamp"}
+    site.route(
+        "/rss.xml",
+        Page(rss_feed("Harbour news", [item]), content_type="application/rss+xml", etag='"v1"'),
+    )
+    return site.url("/rss.xml")
+
+
 def test_a_stacked_compression_bomb_is_refused_with_a_clear_message(
     env: Path, site: WebServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -115,3 +128,18 @@ def test_a_stacked_compression_bomb_is_refused_with_a_clear_message(
     assert main(["ingest", site.url("/bomb")]) == 1
     out = capsys.readouterr().out
     assert "compressed more than once (Content-Encoding: gzip, gzip, gzip)" in out
+
+
+def test_a_feed_round_killed_before_its_ingest_is_completed_by_the_next_round(
+    env: Path, site: WebServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["feeds", "add", lamp_feed(site)]) == 0
+    killed = Archive(Settings())  # a round that saved its page, then was killed (kill -9)
+    assert len(killed.web.poll(every_feed=True).added) == 1
+    capsys.readouterr()
+
+    assert main(["ingest", "--feeds", "--json"]) == 0  # the feed answers 304 this time
+    rounds = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rounds["feeds"]["not_modified"] and len(rounds["ingest"]["added"]) == 1
+    assert main(["ask", "--json", "Who will make the new Fresnel lens?"]) == 0
+    assert "Leith" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["text"]
