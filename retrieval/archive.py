@@ -31,7 +31,7 @@ from retrieval.index.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.index.lexical import DocumentInfo, LexicalIndex
 from retrieval.index.snapshots import IndexState, discard_index_files
 from retrieval.index.store import ChromaStore, Store
-from retrieval.ingest.feeds import Feed, PollReport
+from retrieval.ingest.feeds import Feed, FeedRepair, PollReport
 from retrieval.ingest.loaders import Limits
 from retrieval.ingest.manifest import Manifest
 from retrieval.ingest.pages import listing
@@ -196,7 +196,12 @@ class Archive:
 
     def unsubscribe(self, url: str) -> bool:
         """Drop a subscription (its articles stay); False if there was none."""
-        return self.web.feeds.remove(url)
+        return self.web.unsubscribe(url)
+
+    def repair_feeds(self) -> FeedRepair:
+        """Set a damaged feed list aside (kept as a backup) and subscribe again to the feeds
+        the saved pages name; a sound one is left as it is."""
+        return self.web.repair_feeds()
 
     def feeds(self) -> tuple[Feed, ...]:
         """The subscriptions and their polling state."""

@@ -19,6 +19,7 @@ import calendar
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -39,7 +40,7 @@ from retrieval.ingest.fetching import (
     InvalidURL,
     PageGone,
 )
-from retrieval.ingest.pages import read_holders, store_article
+from retrieval.ingest.pages import feeds_named, read_holders, store_article
 
 log = logging.getLogger(__name__)
 
@@ -177,24 +178,47 @@ def validate_feed_url(url: str) -> str:
         raise InvalidURL(f"{url!r} is not a valid link", url=url) from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidURL(f"{url!r} is not an http or https link", url=url)
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise InvalidURL(f"{url!r} has spaces or control characters in it", url=url)
     return url
 
 
+class FeedStoreError(CitebotError):
+    """The feed list (feeds.sqlite3) cannot be used: damaged, or locked or unreadable."""
+
+
+def _store_error(path: Path, exc: sqlite3.DatabaseError) -> FeedStoreError:
+    """The FeedStoreError for an SQLite error on the feed list at path."""
+    if isinstance(exc, sqlite3.OperationalError):  # locked, read-only, no such folder …
+        return FeedStoreError(f"the feed list {path} cannot be used right now ({exc})")
+    return FeedStoreError(
+        f"the feed list {path} is damaged ({exc}); run `citebot feeds repair` to set it aside"
+        " (it is kept as a backup) and subscribe again to the feeds the saved pages name"
+    )
+
+
 class FeedStore:
-    """Subscriptions and per-feed, per-entry state in one SQLite file."""
+    """Subscriptions and per-feed, per-entry state in one SQLite file.
+
+    Any failure to read or write it is a FeedStoreError saying what to do; after a damaged
+    file is met, `damaged` is True (see `Web.feeds`, which then opens it afresh)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.damaged = False
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "PRAGMA synchronous=NORMAL"
-        )  # WAL: only a power cut can lose the last commits
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL: only a power cut can lose the last commits
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise _store_error(path, exc) from exc
 
     def close(self) -> None:
         """Close the database."""
@@ -203,8 +227,22 @@ class FeedStore:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One transaction, one thread at a time."""
-        with self._lock, self._db:
-            yield self._db
+        with self._lock:
+            try:
+                with self._db:
+                    yield self._db
+            except sqlite3.DatabaseError as exc:
+                error = _store_error(self.path, exc)
+                self.damaged = not isinstance(exc, sqlite3.OperationalError)
+                raise error from exc
+
+    def is_sound(self) -> bool:
+        """Whether SQLite finds the whole file intact (PRAGMA quick_check)."""
+        try:
+            with self._tx() as db:
+                return [row[0] for row in db.execute("PRAGMA quick_check")] == ["ok"]
+        except FeedStoreError:
+            return False
 
     def add(self, url: str, *, now: float | None = None) -> Feed:
         """Subscribe to url (idempotent: an existing subscription is returned as it is)."""
@@ -366,6 +404,49 @@ def _entry(row: sqlite3.Row) -> Entry:
         next_attempt=row["next_attempt"],
         last_error=row["last_error"],
     )
+
+
+@dataclass(frozen=True)
+class FeedRepair:
+    """What `repair_feed_store` did."""
+
+    status: str  # "sound" (nothing done), "damaged" (set aside) or "missing"
+    backup: Path | None  # where the damaged file now is
+    subscribed: tuple[str, ...]  # the feeds subscribed to again
+
+
+def repair_feed_store(path: Path, pages_dir: Path) -> FeedRepair:
+    """Set a damaged feed list aside (renamed, as a backup, beside it) and start a new one
+    subscribed to the feeds the saved pages name (their `feed:` lines); a sound one is left
+    as it is. The pages stay; the next round fetches each feed afresh (its entries' pages are
+    fetched again, and are unchanged on disk unless the site changed them)."""
+    status, backup = "missing", None
+    if path.exists():
+        try:
+            store = FeedStore(path)
+        except FeedStoreError:
+            sound = False
+        else:
+            sound = store.is_sound()
+            store.close()
+        if sound:
+            return FeedRepair("sound", None, ())
+        status = "damaged"
+        backup = path.with_name(f"{path.name}.damaged-{datetime.now(UTC):%Y%m%d-%H%M%S}")
+        for suffix in ("", "-wal", "-shm"):  # the write-ahead log belongs to the old file
+            if Path(f"{path}{suffix}").exists():
+                os.replace(f"{path}{suffix}", f"{backup}{suffix}")
+    store = FeedStore(path)
+    try:
+        subscribed = []
+        for url in feeds_named(pages_dir):
+            try:
+                subscribed.append(store.add(url).url)
+            except InvalidURL:
+                log.warning("not subscribing again to %r, named in a saved page", url)
+    finally:
+        store.close()
+    return FeedRepair(status, backup, tuple(subscribed))
 
 
 # --- one round ----------------------------------------------------------------------------

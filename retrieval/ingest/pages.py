@@ -4,7 +4,8 @@ A file is front matter (title, date, url, author, then what holds the page: `add
 once a link added it, an admin's or `citebot ingest URL`, and one `feed: URL` line for each
 feed whose entries point at it) and the article's text; the ingest reads it like a corpus
 file. What holds a page decides when it may go: a feed removes a page only when no link and
-no other entry holds it (`feeds`).
+no other entry holds it (`feeds`), and `citebot feeds repair` subscribes again to the feeds
+the pages name.
 
     path, change = store_article(article, data_dir / "pages", link=True)
     assert read_holders(path).link
@@ -110,6 +111,21 @@ def save_article(article: Article, pages_dir: Path) -> Path:
     return store_article(article, pages_dir)[0]
 
 
+def drop_feed(path: Path, feed: str) -> bool:
+    """Take a feed off a page's holders (it was unsubscribed); True if the file changed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return False
+    head, sep, body = text.partition("\n---\n")
+    lines = head.split("\n")
+    kept = [line for line in lines if line != f"feed: {_one_line(feed)}"]
+    if not text.startswith("---\n") or not sep or len(kept) == len(lines):
+        return False
+    _write(path, ("\n".join(kept) + sep + body).encode("utf-8"))
+    return True
+
+
 def page_files(pages_dir: Path) -> Iterator[Path]:
     """The page files under pages_dir (hidden and temporary files left out)."""
     if not pages_dir.is_dir():
@@ -127,6 +143,14 @@ def listing(pages_dir: Path) -> dict[str, tuple[int, int, int]]:
         stat = path.stat()
         found[str(path)] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
     return found
+
+
+def feeds_named(pages_dir: Path) -> list[str]:
+    """Every feed the saved pages name as a holder, in the order first met."""
+    feeds: dict[str, None] = {}
+    for path in page_files(pages_dir):
+        feeds.update(dict.fromkeys(read_holders(path).feeds))
+    return list(feeds)
 
 
 def _write(path: Path, content: bytes) -> None:

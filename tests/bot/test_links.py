@@ -109,3 +109,22 @@ async def test_a_subscribed_feed_is_polled_and_its_article_answered(
     assert "Caledonian Ferries" in answer["text"]
     assert site.url("/ferry") in api.calls_to("sendMessage", chat_id=USER)[-1].params["text"]
     assert "1 feed" in listing["text"] and "Island news" in listing["text"]
+
+
+async def test_a_damaged_feed_list_does_not_stop_an_admins_links(
+    api: BotApiServer,
+    site: WebServer,
+    web_settings: Callable[..., Settings],
+    corpus_dir: Any,
+    embedder: Any,
+) -> None:
+    settings = web_settings()
+    archive = web_archive(settings, embedder)
+    settings.feeds_path.write_bytes(bytes(range(256)) * 16)
+    site.route("/lamp", Page(article_html("Skerryvore lamp to shine again", LAMP)))
+    async with bot(settings, archive):
+        added = await ask(api, site.url("/lamp"), chat_id=ADMIN)
+        listing = await ask(api, "/feeds", chat_id=ADMIN)
+    assert "✓ Added “Skerryvore lamp to shine again”" in added["text"]
+    assert "feeds.sqlite3 is damaged" in listing["text"]
+    assert "citebot feeds repair" in listing["text"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.errors import CitebotError
 from retrieval.ingest.feeds import (
     BACKOFF_BASE,
     BACKOFF_CAP,
@@ -445,3 +446,45 @@ def test_a_feed_never_removes_a_page_an_admin_added(
     assert not report.removed and link.path.exists()  # the admin's link still holds it
     entry = web.feeds.entry(site.url("/rss.xml"), "urn:news:story-1")
     assert entry is not None and entry.state == "gone"
+
+
+DAMAGE = bytes(range(256)) * 16  # not SQLite: what a bad disk or a stray write leaves
+
+
+def test_a_damaged_feed_list_is_a_clear_error_naming_the_file_and_the_repair(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "feeds.sqlite3"
+    path.write_bytes(DAMAGE)
+    with pytest.raises(CitebotError) as damaged:
+        FeedStore(path)
+    message = str(damaged.value)
+    assert f"the feed list {path} is damaged" in message and "citebot feeds repair" in message
+
+
+def test_repair_keeps_the_damaged_file_and_subscribes_again_to_the_feeds_pages_name(
+    site: WebServer, web: Web
+) -> None:
+    from retrieval.ingest.feeds import repair_feed_store
+
+    for n in (1, 2):
+        site.route(f"/news/{n}", story(n))
+        site.route(f"/{n}.xml", Page(rss_feed(f"F{n}", [rss_item(site, n)]), content_type=RSS))
+        web.feeds.add(site.url(f"/{n}.xml"), now=T0 + n)
+    site.route("/3.xml", Page(rss_feed("F3", [rss_item(site, 1)]), content_type=RSS))
+    web.feeds.add(site.url("/3.xml"), now=T0 + 3)
+    assert len(web.poll().added) == 2
+    assert web.unsubscribe(site.url("/3.xml"))  # dropped: not to come back with a repair
+    path = web.feeds.path
+    web.close()
+    path.write_bytes(DAMAGE)
+
+    repaired = repair_feed_store(path, web.pages_dir)
+
+    assert repaired.status == "damaged" and repaired.backup is not None
+    assert repaired.backup.read_bytes() == DAMAGE and repaired.backup.parent == path.parent
+    assert repaired.subscribed == (site.url("/1.xml"), site.url("/2.xml"))
+    store = FeedStore(path)
+    assert [feed.url for feed in store.list()] == [site.url("/1.xml"), site.url("/2.xml")]
+    store.close()
+    assert repair_feed_store(path, web.pages_dir).status == "sound"  # nothing more to do

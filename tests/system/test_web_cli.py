@@ -143,3 +143,34 @@ def test_a_feed_round_killed_before_its_ingest_is_completed_by_the_next_round(
     assert rounds["feeds"]["not_modified"] and len(rounds["ingest"]["added"]) == 1
     assert main(["ask", "--json", "Who will make the new Fresnel lens?"]) == 0
     assert "Leith" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["text"]
+
+
+def test_a_damaged_feed_list_stops_nothing_else_and_is_repaired(
+    env: Path, site: WebServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = lamp_feed(site)
+    assert main(["feeds", "add", url]) == 0
+    assert main(["ingest", "--feeds"]) == 0
+    damaged = env / "data" / "feeds.sqlite3"
+    damaged.write_bytes(bytes(range(256)) * 16)
+    capsys.readouterr()
+
+    for args in (["feeds", "list"], ["ingest", "--feeds"], ["feeds", "add", url]):
+        assert main(args) == 1, args
+        error = capsys.readouterr().err
+        assert "feeds.sqlite3 is damaged" in error and "citebot feeds repair" in error
+    site.route("/news/ferry", Page(article_html("Ferry to sail twice a day", LIGHTHOUSE[:1])))
+    assert main(["ingest", site.url("/news/ferry")]) == 0  # a link needs no feed list
+    assert "added" in capsys.readouterr().out
+
+    assert main(["feeds", "repair"]) == 0
+    out = capsys.readouterr().out
+    assert "the damaged feed list is kept as data/feeds.sqlite3.damaged-" in out
+    assert "subscribes to the 1 feed the saved pages name (the next round fetches each" in out
+    assert f"afresh):\n  {url}" in out
+    assert main(["feeds", "list"]) == 0 and url in capsys.readouterr().out
+
+    damaged.write_bytes(bytes(range(256)) * 16)  # `ingest --rebuild` repairs it as well
+    assert main(["ingest", "--rebuild"]) == 0
+    assert "the damaged feed list is kept as" in capsys.readouterr().out
+    assert main(["feeds", "list"]) == 0 and url in capsys.readouterr().out
