@@ -1,13 +1,15 @@
 """Polite, safe fetching of web pages and feeds, and turning a page into an article.
 
-Polite: a clear User-Agent, robots.txt obeyed (cached per site, Crawl-delay honoured), one
-request per host every `per_host_interval` seconds, conditional requests (ETag and
-Last-Modified). Safe: only http and https; every address a host name resolves to must be
-public unless the host (or the address) is in `allow_hosts`; that check runs before each
-request, at every redirect hop and again at connect time, on the addresses actually dialled
-(so a name that resolves differently the second time cannot reach a private service);
-bounded redirects, time, size (counted as the body is decoded, one layer of compression at
-most: see `content_encoding`) and content types.
+Polite: a clear User-Agent, robots.txt obeyed (cached per site, an unreadable one too;
+Crawl-delay honoured), one request per host every `per_host_interval` seconds, conditional
+requests (ETag and Last-Modified). Safe: only http and https; every address a host name
+resolves to must be public unless the host (or the address, or the network; on every port,
+or on one) is in `allow_hosts`; that check runs before each request, at every redirect hop
+and again at connect time, on the addresses actually dialled (so a name that resolves
+differently the second time cannot reach a private service); bounded redirects, size
+(counted as the body is decoded, one layer of compression at most: see `content_encoding`),
+content types and time: each network wait, each whole response, and a caller's deadline
+(`Fetcher.deadline`) cut every wait short.
 
     fetcher = Fetcher(allow_hosts=frozenset({"127.0.0.1"}))
     article = fetcher.fetch_article("https://example.org/news/1")
@@ -28,6 +30,7 @@ import threading
 import time
 import urllib.robotparser
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from types import TracebackType
@@ -132,6 +135,10 @@ class FetchFailed(FetchError):
 
 class FetchTimeout(FetchFailed):
     """The server was too slow."""
+
+
+class OutOfTime(FetchTimeout):
+    """The time the caller allowed (Fetcher.deadline) ran out: not the server's fault."""
 
 
 class PageGone(FetchFailed):
@@ -314,11 +321,62 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-class _GuardedBackend(httpcore.NetworkBackend):
-    """httpcore's socket backend, dialling only addresses the guard has vetted just now."""
+class _Deadlines(threading.local):
+    """When this thread's current response must be done, and when its caller's time runs out
+    (time.monotonic(); None: no limit): every network wait is cut short to meet them."""
 
-    def __init__(self, guard: AddressGuard) -> None:
+    response: float | None = None
+    caller: float | None = None
+
+    def cap(self, timeout: float | None, error: type[Exception]) -> float | None:
+        """timeout, shortened to the time left; `error` at once when none is left."""
+        ends = [t for t in (self.response, self.caller) if t is not None]
+        if not ends:
+            return timeout
+        left = min(ends) - time.monotonic()
+        if left <= 0:
+            raise error("the time allowed ran out")
+        return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every wait ends by the thread's deadlines (a server that
+    sends a byte just before each wait would time out cannot stretch a response)."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadlines: _Deadlines) -> None:
+        self._inner = inner
+        self._deadlines = deadlines
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._deadlines.cap(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._deadlines.cap(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = self._deadlines.cap(timeout, httpcore.ConnectTimeout)
+        inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return _DeadlineStream(inner, self._deadlines)
+
+    def get_extra_info(self, info: str) -> object:
+        return self._inner.get_extra_info(info)
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    """httpcore's socket backend, dialling only addresses the guard has vetted just now, on
+    streams that keep the thread's deadlines."""
+
+    def __init__(self, guard: AddressGuard, deadlines: _Deadlines) -> None:
         self._guard = guard
+        self._deadlines = deadlines
         self._inner = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -332,10 +390,10 @@ class _GuardedBackend(httpcore.NetworkBackend):
         """Vet host's addresses, then connect to the first that answers."""
         error: Exception | None = None
         for address in self._guard.vet(host, port)[:4]:
+            wait = self._deadlines.cap(timeout, httpcore.ConnectTimeout)
             try:
-                return self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
+                stream = self._inner.connect_tcp(address, port, wait, local_address, socket_options)
+                return _DeadlineStream(stream, self._deadlines)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc
         assert error is not None
@@ -364,7 +422,7 @@ def _ssl_context() -> ssl.SSLContext:
 class _GuardedTransport(httpx.HTTPTransport):
     """httpx's transport over the guarded backend; no proxies from the environment."""
 
-    def __init__(self, guard: AddressGuard) -> None:
+    def __init__(self, guard: AddressGuard, deadlines: _Deadlines) -> None:
         context = _ssl_context()
         super().__init__(verify=context, trust_env=False)
         self._pool = httpcore.ConnectionPool(
@@ -372,16 +430,18 @@ class _GuardedTransport(httpx.HTTPTransport):
             max_connections=20,
             max_keepalive_connections=10,
             keepalive_expiry=5.0,
-            network_backend=_GuardedBackend(guard),
+            network_backend=_GuardedBackend(guard, deadlines),
         )
 
 
 @dataclass
 class _Robots:
-    """One site's robots.txt rules (None: everything allowed) and when they expire."""
+    """One site's robots.txt rules (None: everything allowed), or why it could not be read,
+    and when that expires."""
 
     parser: urllib.robotparser.RobotFileParser | None
     expires: float
+    error: FetchFailed | None = None
 
 
 @dataclass(frozen=True)
@@ -410,21 +470,24 @@ class Fetcher:
         sleep: Sleep = time.sleep,
         resolver: Resolver = system_resolver,
         robots_ttl: float = 3600.0,
+        robots_retry: float = 600.0,
         respect_robots: bool = True,
     ) -> None:
         self.user_agent = user_agent
-        self.timeout = timeout  # seconds for each network wait, and for a whole response body
+        self.timeout = timeout  # seconds for each network wait, and for a whole response
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.per_host_interval = per_host_interval  # seconds between two requests to one host
         self.respect_robots = respect_robots
-        self.robots_ttl = robots_ttl
+        self.robots_ttl = robots_ttl  # seconds a site's robots.txt is kept
+        self.robots_retry = robots_retry  # seconds before an unreadable one is asked again
         self.stats = FetchStats()
+        self._deadlines = _Deadlines()
         self._clock = clock
         self._sleep = sleep
         self._guard = AddressGuard(allow_hosts, resolver)
         self._client = httpx.Client(
-            transport=_GuardedTransport(self._guard),
+            transport=_GuardedTransport(self._guard, self._deadlines),
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
             headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING},
@@ -449,6 +512,19 @@ class Fetcher:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @contextmanager
+    def deadline(self, at: float | None) -> Iterator[None]:
+        """Within the block, this thread's fetches stop with OutOfTime at `at` (a
+        time.monotonic() value; None: no limit beyond each response's time limit)."""
+        outer = self._deadlines.caller
+        if at is not None and outer is not None:
+            at = min(at, outer)
+        self._deadlines.caller = at if at is not None else outer
+        try:
+            yield
+        finally:
+            self._deadlines.caller = outer
 
     def check_url(self, url: str) -> None:
         """Raise InvalidURL or BlockedAddress if url may not be fetched (resolves its host)."""
@@ -515,17 +591,26 @@ class Fetcher:
     def _request(
         self, url: str, headers: dict[str, str], accept: frozenset[str] | None, cap: int
     ) -> _Hop:
-        """One GET, streamed: status checks, then type and size checks before reading."""
+        """One GET, streamed: status checks, then type and size checks before reading; the
+        whole response within the time limit, and within the caller's deadline."""
         host, _ = _host_port(url)
-        self._wait_turn(host)
+        self._wait_turn(host, url)
+        self._deadlines.response = time.monotonic() + self.timeout
         try:
             with self._client.stream("GET", url, headers=headers) as response:
                 self.stats.requests += 1
                 return self._hop(url, response, accept, cap)
         except httpx.TimeoutException as exc:
+            caller = self._deadlines.caller
+            if caller is not None and caller <= time.monotonic():
+                raise OutOfTime(
+                    f"stopped fetching {url}: the time allowed ran out", url=url
+                ) from exc
             raise FetchTimeout(f"{host} did not answer within {self.timeout:g} s", url=url) from exc
         except httpx.HTTPError as exc:
             raise FetchFailed(f"could not fetch {url}: {_reason(exc)}", url=url) from exc
+        finally:
+            self._deadlines.response = None
 
     def _hop(
         self, url: str, response: httpx.Response, accept: frozenset[str] | None, cap: int
@@ -555,8 +640,7 @@ class Fetcher:
 
     def _read(self, url: str, response: httpx.Response, coding: str | None, cap: int) -> bytes:
         """The body, decoded a piece at a time; stops as soon as either the bytes received or
-        the bytes decoded pass cap, or the time limit passes."""
-        deadline = time.monotonic() + self.timeout
+        the bytes decoded pass cap (the time limit is kept by the stream, see _Deadlines)."""
         received = 0
 
         def raw() -> Iterator[bytes]:
@@ -569,8 +653,6 @@ class Fetcher:
         def check(size: int) -> None:
             if size > cap:
                 raise TooLarge(f"refused: {url} is larger than {_mb(cap)}", url=url)
-            if time.monotonic() > deadline:
-                raise FetchTimeout(f"{url} took longer than {self.timeout:g} s to load", url=url)
 
         parts: list[bytes] = []
         size = 0
@@ -584,15 +666,19 @@ class Fetcher:
             raise BadEncoding(f"refused: {url} is {exc}", url=url) from exc
         return b"".join(parts)
 
-    def _wait_turn(self, host: str) -> None:
-        """Sleep until this host may be asked again (per_host_interval or its Crawl-delay).
+    def _wait_turn(self, host: str, url: str) -> None:
+        """Sleep until this host may be asked again (per_host_interval or its Crawl-delay);
+        OutOfTime, without waiting, if that is after the caller's deadline.
 
         Each caller reserves its slot under a lock, so threads sharing a fetcher keep the pace."""
         interval = max(self.per_host_interval, self._crawl_delays.get(host, 0.0))
+        caller = self._deadlines.caller
         with self._pace_lock:
             now = self._clock()
             last = self._last_request.get(host)
             slot = now if last is None else max(now, last + interval)
+            if caller is not None and time.monotonic() + (slot - now) >= caller:
+                raise OutOfTime(f"stopped fetching {url}: the time allowed ran out", url=url)
             self._last_request[host] = slot
             self.stats.slept += slot - now
         if slot > now:
@@ -608,11 +694,23 @@ class Fetcher:
             raise RobotsDisallowed(f"refused: {parts.netloc}'s robots.txt forbids {url}", url=url)
 
     def _robots_for(self, origin: str) -> _Robots:
-        """The cached rules of origin, (re)reading its robots.txt when missing or expired."""
+        """The cached rules of origin, (re)reading its robots.txt when missing or expired.
+
+        A robots.txt that could not be read is cached too (for robots_retry seconds): until
+        then the site's URLs fail at once, rather than each waiting for it again."""
         cached = self._robots.get(origin)
         if cached is not None and cached.expires > self._clock():
+            if cached.error is not None:
+                error = cached.error
+                raise FetchFailed(str(error), url=error.url, retry_after=error.retry_after)
             return cached
-        robots = _Robots(self._read_robots(origin), self._clock() + self.robots_ttl)
+        try:
+            robots = _Robots(self._read_robots(origin), self._clock() + self.robots_ttl)
+        except OutOfTime:
+            raise  # the caller's time ran out: says nothing about the site
+        except FetchFailed as exc:
+            self._robots[origin] = _Robots(None, self._clock() + self.robots_retry, exc)
+            raise
         self._robots[origin] = robots
         return robots
 
@@ -624,6 +722,8 @@ class Fetcher:
             result = self._follow(url, {}, None, ROBOTS_MAX_BYTES, robots=False)
         except TooLarge:
             return None  # a robots.txt over 512 KiB is not one; treat the site as open
+        except OutOfTime:
+            raise
         except FetchFailed as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 return None

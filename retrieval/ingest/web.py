@@ -53,6 +53,8 @@ class Web:
     def __init__(self, settings: RetrievalSettings) -> None:
         self.pages_dir = settings.pages_dir
         self.feeds_path = settings.feeds_path
+        self.round_seconds = settings.feed_round_seconds  # a feed round's time budget,
+        self.host_seconds = settings.feed_host_seconds  # and what it may spend on one host
         self.fetcher = Fetcher(
             timeout=settings.fetch_timeout,
             max_bytes=int(settings.fetch_max_mb * 1024 * 1024),
@@ -116,4 +118,11 @@ class Web:
 
     def poll(self, every_feed: bool = False) -> PollReport:
         """One round over the feeds that are due (all of them with `every_feed`)."""
-        return poll(self.feeds, self.fetcher, self.pages_dir, only_due=not every_feed)
+        return poll(
+            self.feeds,
+            self.fetcher,
+            self.pages_dir,
+            only_due=not every_feed,
+            round_seconds=self.round_seconds,
+            host_seconds=self.host_seconds,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -488,3 +489,68 @@ def test_repair_keeps_the_damaged_file_and_subscribes_again_to_the_feeds_pages_n
     assert [feed.url for feed in store.list()] == [site.url("/1.xml"), site.url("/2.xml")]
     store.close()
     assert repair_feed_store(path, web.pages_dir).status == "sound"  # nothing more to do
+
+
+def hosts_fetcher(**options: float) -> Fetcher:
+    """A fetcher that takes slow.test and fast.test for 127.0.0.1 (two sites of the test)."""
+    resolve = lambda host, port: ["127.0.0.1"]  # noqa: E731
+    names = frozenset({"slow.test", "fast.test"})
+    return Fetcher(allow_hosts=names, resolver=resolve, per_host_interval=0, **options)
+
+
+def test_a_slow_host_does_not_delay_the_other_feeds(
+    site: WebServer, store: FeedStore, pages: Path
+) -> None:
+    with WebServer() as fast, hosts_fetcher(timeout=0.5) as fetcher:
+        slow_items = []
+        for n in (1, 2, 3, 4):  # each page answers after the time limit: 0.5 s each
+            site.route(f"/news/{n}", Page(story(n).body, delay=0.7))
+            slow_items.append(rss_item(site, n, link=site.url(f"/news/{n}", host="slow.test")))
+        site.route("/rss.xml", Page(rss_feed("Slow", slow_items), content_type=RSS))
+        fast.route("/news/5", story(5))
+        fast_items = [rss_item(fast, 5, link=fast.url("/news/5", host="fast.test"))]
+        fast.route("/rss.xml", Page(rss_feed("Fast", fast_items), content_type=RSS))
+        store.add(site.url("/rss.xml", host="slow.test"), now=T0)
+        store.add(fast.url("/rss.xml", host="fast.test"), now=T0 + 1)
+
+        started = time.monotonic()
+        report = poll(store, fetcher, pages, now=T0)
+
+        assert [front_matter(p)["title"] for p in report.added] == ["Story number 5"]
+        assert fast.received("/news/5")[0].at - started < 0.5  # not after the slow host's 2 s
+        assert len(report.page_failures) == 4
+
+
+def test_a_round_spends_no_more_than_its_time_budget_on_one_host(
+    site: WebServer, store: FeedStore, pages: Path
+) -> None:
+    with hosts_fetcher(timeout=0.5) as fetcher:
+        items = []
+        for n in (1, 2, 3, 4, 5):  # each page answers after the time limit: 0.5 s each
+            site.route(f"/news/{n}", Page(story(n).body, delay=0.7))
+            items.append(rss_item(site, n, link=site.url(f"/news/{n}", host="slow.test")))
+        feed = site.url("/rss.xml", host="slow.test")
+        site.route("/rss.xml", Page(rss_feed("Slow", items), content_type=RSS))
+        store.add(feed, now=T0)
+
+        report = poll(store, fetcher, pages, now=T0, host_seconds=1.2, round_seconds=30)
+
+        assert report.seconds < 1.2 + 0.5  # not the 2.5 s that five pages would take
+        failed = [url for url, _ in report.page_failures]
+        assert len(failed) >= 1 and len(report.deferred) >= 2
+        assert sorted(failed + report.deferred) == sorted(item["link"] for item in items)
+        assert site.hits("/news/5") == 0
+        for url in report.deferred:  # no failure counted: due again at the next round
+            [entry] = [e for e in store.entries(feed) if e.link == url]
+            assert entry.failures == 0 and entry.next_attempt == T0 and entry.state == "failed"
+        assert "left for the next round" in report.summary()
+
+        for n in (1, 2, 3, 4, 5):
+            site.route(f"/news/{n}", story(n))
+        later = poll(store, fetcher, pages, now=T0 + 60, only_due=False, host_seconds=1.2)
+        assert len(later.added) == len(report.deferred)  # the failed wait for their backoff
+
+        report = poll(store, fetcher, pages, now=T0 + 9 * POLL_INTERVAL, round_seconds=0)
+        assert report.deferred == [feed] and not report.polled and not report.failed
+        state = store.get(feed)
+        assert state is not None and state.failures == 0  # still due: tried next round

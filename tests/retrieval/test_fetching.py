@@ -6,6 +6,7 @@ import itertools
 import re
 import socket
 import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
 from datetime import date
@@ -24,6 +25,7 @@ from retrieval.ingest.fetching import (
     FetchTimeout,
     InvalidURL,
     NoArticle,
+    OutOfTime,
     PageGone,
     RobotsDisallowed,
     TooLarge,
@@ -332,6 +334,38 @@ def test_missing_robots_allows_and_broken_robots_fails(site: WebServer, fetcher:
         assert other.hits("/a") == 0
 
 
+def test_failed_robots_is_cached_like_a_good_one(site: WebServer, fetcher: Fetcher) -> None:
+    site.route("/robots.txt", Page("oops", status=500, content_type="text/plain"))
+    site.route("/a", Page(ARTICLE))
+    for _ in range(3):
+        with pytest.raises(FetchFailed, match=re.escape("robots.txt")):
+            fetcher.fetch(site.url("/a"))
+    assert site.hits("/robots.txt") == 1 and site.hits("/a") == 0
+
+
+def test_a_trickling_page_is_cut_at_the_time_limit(site: WebServer) -> None:
+    """A byte just before each network wait would time out: the whole response still gets
+    no more than the time limit."""
+    site.route("/drip", Page("x" * 100, drip=0.7, piece=1))
+    with make_fetcher(timeout=1.0, respect_robots=False) as fetcher:
+        started = time.monotonic()
+        with pytest.raises(FetchTimeout):
+            fetcher.fetch(site.url("/drip"))
+        assert time.monotonic() - started < 1.35
+
+
+def test_a_deadline_stops_a_fetch_however_long_its_time_limit(site: WebServer) -> None:
+    site.route("/slow", Page(ARTICLE, delay=2.0))
+    with make_fetcher(timeout=5.0, respect_robots=False) as fetcher:
+        started = time.monotonic()
+        with fetcher.deadline(started + 0.3), pytest.raises(OutOfTime):
+            fetcher.fetch(site.url("/slow"))
+        assert time.monotonic() - started < 1.0
+        with fetcher.deadline(started - 1), pytest.raises(OutOfTime):  # already past
+            fetcher.fetch(site.url("/slow"))
+    assert site.hits("/slow") == 1
+
+
 def test_robots_can_be_switched_off(site: WebServer) -> None:
     site.route("/a", Page(ARTICLE))
     with make_fetcher(respect_robots=False) as fetcher:
@@ -433,6 +467,41 @@ def test_allow_hosts_setting_parses_names_and_networks(site: WebServer) -> None:
         assert fetcher.fetch(site.url("/a")).status == 200
 
 
+def test_allow_hosts_entry_with_a_port_allows_that_port_only(site: WebServer) -> None:
+    site.route("/a", Page(ARTICLE))
+    resolve = lambda host, port: ["127.0.0.1"]  # noqa: E731 - "news.test" is this machine
+    with WebServer() as other:
+        other.route("/a", Page(ARTICLE))
+        for entry, host in (
+            (f"127.0.0.1:{site.port}", "127.0.0.1"),
+            (f"News.Test:{site.port}", "news.test"),
+        ):
+            allow = parse_allow_hosts(entry)
+            with make_fetcher(allow_hosts=allow, resolver=resolve) as fetcher:
+                assert fetcher.fetch(site.url("/a", host=host)).status == 200
+                with pytest.raises(BlockedAddress, match="loopback"):
+                    fetcher.fetch(other.url("/a", host=host))
+    assert other.hits() == 0
+
+
+@pytest.mark.parametrize(
+    ("entry", "allowed", "refused"),
+    [
+        ("127.0.0.0/8:8080", "http://127.0.0.2:8080/", "http://127.0.0.2:8081/"),
+        ("[::1]:8080", "http://[::1]:8080/", "http://[::1]/"),
+        ("::1", "http://[::1]:9999/", "http://[::2]/"),
+        ("127.0.0.1", "http://127.0.0.1:1/", "http://127.0.0.2/"),  # a bare host: every port
+    ],
+)
+def test_allow_hosts_ports_networks_and_ipv6(
+    entry: str, allowed: str, refused: str, no_connect: None
+) -> None:
+    with Fetcher(allow_hosts=parse_allow_hosts(entry)) as fetcher:
+        fetcher.check_url(allowed)
+        with pytest.raises(BlockedAddress):
+            fetcher.check_url(refused)
+
+
 @pytest.mark.parametrize(
     ("address", "problem"),
     [
@@ -479,41 +548,6 @@ def test_url_without_canonical_is_normalized(site: WebServer, fetcher: Fetcher) 
     site.route("/b", Page(article_html("B", PARAGRAPHS)))
     article = fetcher.fetch_article(site.url("/b?id=7&utm_source=tg&fbclid=x#top"))
     assert article.url == site.url("/b?id=7")
-
-
-def test_allow_hosts_entry_with_a_port_allows_that_port_only(site: WebServer) -> None:
-    site.route("/a", Page(ARTICLE))
-    resolve = lambda host, port: ["127.0.0.1"]  # noqa: E731 - "news.test" is this machine
-    with WebServer() as other:
-        other.route("/a", Page(ARTICLE))
-        for entry, host in (
-            (f"127.0.0.1:{site.port}", "127.0.0.1"),
-            (f"News.Test:{site.port}", "news.test"),
-        ):
-            allow = parse_allow_hosts(entry)
-            with make_fetcher(allow_hosts=allow, resolver=resolve) as fetcher:
-                assert fetcher.fetch(site.url("/a", host=host)).status == 200
-                with pytest.raises(BlockedAddress, match="loopback"):
-                    fetcher.fetch(other.url("/a", host=host))
-    assert other.hits() == 0
-
-
-@pytest.mark.parametrize(
-    ("entry", "allowed", "refused"),
-    [
-        ("127.0.0.0/8:8080", "http://127.0.0.2:8080/", "http://127.0.0.2:8081/"),
-        ("[::1]:8080", "http://[::1]:8080/", "http://[::1]/"),
-        ("::1", "http://[::1]:9999/", "http://[::2]/"),
-        ("127.0.0.1", "http://127.0.0.1:1/", "http://127.0.0.2/"),  # a bare host: every port
-    ],
-)
-def test_allow_hosts_ports_networks_and_ipv6(
-    entry: str, allowed: str, refused: str, no_connect: None
-) -> None:
-    with Fetcher(allow_hosts=parse_allow_hosts(entry)) as fetcher:
-        fetcher.check_url(allowed)
-        with pytest.raises(BlockedAddress):
-            fetcher.check_url(refused)
 
 
 @pytest.mark.parametrize(
