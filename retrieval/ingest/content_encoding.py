@@ -16,6 +16,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from importlib.util import find_spec
+from typing import IO, cast
 
 PIECE = 64 * 1024  # the most any one decoding step gives
 ZSTD_MAX_WINDOW = 8 * 1024 * 1024  # RFC 9659: HTTP's zstd needs no larger window
@@ -119,7 +120,8 @@ def _zstd(raw: Iterable[bytes], piece: int) -> Iterator[bytes]:
     import zstandard
 
     decompressor = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
-    reader = decompressor.stream_reader(_Reader(raw), read_size=piece, read_across_frames=True)
+    source = cast(IO[bytes], _Reader(raw))  # zstandard only calls its read()
+    reader = decompressor.stream_reader(source, read_size=piece, read_across_frames=True)
     try:
         while out := reader.read(piece):
             yield out

@@ -419,7 +419,8 @@ def test_a_feed_compressed_twice_is_refused_and_the_others_are_read(
     site.route("/news/1", story(1))
     site.route("/good.xml", Page(rss_feed("Good", [rss_item(site, 1)]), content_type=RSS))
     layers = {"Content-Encoding": "gzip, gzip, gzip"}
-    site.route("/bomb.xml", Page(bomb(20_000_000, "gzip", "gzip", "gzip"), headers=layers))
+    body = bomb(20_000_000, "gzip", "gzip", "gzip")
+    site.route("/bomb.xml", Page(body, content_type=RSS, headers=layers))
     store.add(site.url("/bomb.xml"), now=T0)
     store.add(site.url("/good.xml"), now=T0 + 1)
     report = poll(store, fetcher, pages, now=T0)
