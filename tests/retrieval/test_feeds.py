@@ -80,8 +80,9 @@ def site() -> Iterator[WebServer]:
 
 @pytest.fixture
 def fetcher() -> Iterator[Fetcher]:
-    """A fetcher allowed to reach 127.0.0.1, quick to give up, with no pause between requests."""
-    with Fetcher(allow_hosts=frozenset({"127.0.0.1"}), timeout=0.5, per_host_interval=0) as f:
+    """A fetcher allowed to reach 127.0.0.1, quick to give up (though not so quick that a busy
+    machine makes a local page fail), with no pause between requests."""
+    with Fetcher(allow_hosts=frozenset({"127.0.0.1"}), timeout=2.0, per_host_interval=0) as f:
         yield f
 
 
@@ -344,7 +345,7 @@ def test_unreachable_and_disallowed_feeds_are_reported(
     site: WebServer, fetcher: Fetcher, store: FeedStore, pages: Path
 ) -> None:
     site.route("/robots.txt", Page("User-agent: *\nDisallow: /private/", content_type="text/plain"))
-    site.route("/slow.xml", Page(rss_feed("Slow", []), content_type=RSS, delay=2.0))
+    site.route("/slow.xml", Page(rss_feed("Slow", []), content_type=RSS, delay=3.0))
     site.route("/private/rss.xml", Page(rss_feed("Private", []), content_type=RSS))
     site.route("/page.html", Page(article_html("Not a feed", paragraphs(1))))
     for path in ("/slow.xml", "/private/rss.xml", "/page.html"):
@@ -485,9 +486,9 @@ def test_repair_keeps_the_damaged_file_and_subscribes_again_to_the_feeds_pages_n
 
     assert repaired.status == "damaged" and repaired.backup is not None
     assert repaired.backup.read_bytes() == DAMAGE and repaired.backup.parent == path.parent
-    assert repaired.subscribed == (site.url("/1.xml"), site.url("/2.xml"))
+    assert sorted(repaired.subscribed) == [site.url("/1.xml"), site.url("/2.xml")]
     store = FeedStore(path)
-    assert [feed.url for feed in store.list()] == [site.url("/1.xml"), site.url("/2.xml")]
+    assert sorted(feed.url for feed in store.list()) == [site.url("/1.xml"), site.url("/2.xml")]
     store.close()
     assert repair_feed_store(path, web.pages_dir).status == "sound"  # nothing more to do
 
@@ -502,10 +503,10 @@ def hosts_fetcher(**options: float) -> Fetcher:
 def test_a_slow_host_does_not_delay_the_other_feeds(
     site: WebServer, store: FeedStore, pages: Path
 ) -> None:
-    with WebServer() as fast, hosts_fetcher(timeout=0.5) as fetcher:
+    with WebServer() as fast, hosts_fetcher(timeout=1.0) as fetcher:
         slow_items = []
-        for n in (1, 2, 3, 4):  # each page answers after the time limit: 0.5 s each
-            site.route(f"/news/{n}", Page(story(n).body, delay=0.7))
+        for n in (1, 2, 3):  # each page answers after the time limit: 1 s each
+            site.route(f"/news/{n}", Page(story(n).body, delay=1.5))
             slow_items.append(rss_item(site, n, link=site.url(f"/news/{n}", host="slow.test")))
         site.route("/rss.xml", Page(rss_feed("Slow", slow_items), content_type=RSS))
         fast.route("/news/5", story(5))
@@ -518,8 +519,8 @@ def test_a_slow_host_does_not_delay_the_other_feeds(
         report = poll(store, fetcher, pages, now=T0)
 
         assert [front_matter(p)["title"] for p in report.added] == ["Story number 5"]
-        assert fast.received("/news/5")[0].at - started < 0.5  # not after the slow host's 2 s
-        assert len(report.page_failures) == 4
+        assert fast.received("/news/5")[0].at - started < 1.5  # not after the slow host's 3 s
+        assert len(report.page_failures) == 3
 
 
 def test_a_round_spends_no_more_than_its_time_budget_on_one_host(
@@ -536,7 +537,7 @@ def test_a_round_spends_no_more_than_its_time_budget_on_one_host(
 
         report = poll(store, fetcher, pages, now=T0, host_seconds=1.2, round_seconds=30)
 
-        assert report.seconds < 1.2 + 0.5  # not the 2.5 s that five pages would take
+        assert report.seconds < 2.4  # not the 2.5 s and more that five pages would take
         failed = [url for url, _ in report.page_failures]
         assert len(failed) >= 1 and len(report.deferred) >= 2
         assert sorted(failed + report.deferred) == sorted(item["link"] for item in items)
@@ -548,7 +549,8 @@ def test_a_round_spends_no_more_than_its_time_budget_on_one_host(
 
         for n in (1, 2, 3, 4, 5):
             site.route(f"/news/{n}", story(n))
-        later = poll(store, fetcher, pages, now=T0 + 60, only_due=False, host_seconds=1.2)
+        with hosts_fetcher(timeout=2.0) as patient:
+            later = poll(store, patient, pages, now=T0 + 60, only_due=False)
         assert len(later.added) == len(report.deferred)  # the failed wait for their backoff
 
         report = poll(store, fetcher, pages, now=T0 + 9 * POLL_INTERVAL, round_seconds=0)
