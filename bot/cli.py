@@ -19,6 +19,7 @@ from bot.render import mark_spans
 from bot.settings import Settings
 from retrieval import Answer, Archive, CitebotError, IngestReport
 from retrieval.index import discard_index_files
+from retrieval.ingest.feeds import FeedRepair, repair_feed_store
 from retrieval.ingest.web import is_url
 
 
@@ -105,13 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--json", action="store_true")
     sources.set_defaults(run=cmd_sources)
 
-    feeds = commands.add_parser("feeds", help="RSS/Atom subscriptions: add, list, remove")
+    feeds = commands.add_parser("feeds", help="RSS/Atom subscriptions: add, list, remove, repair")
     feed_actions = feeds.add_subparsers(dest="action", required=True)
     for action, text in (("add", "subscribe to a feed"), ("remove", "unsubscribe")):
         sub = feed_actions.add_parser(action, help=text)
         sub.add_argument("url")
     feed_list = feed_actions.add_parser("list", help="the subscriptions and their state")
     feed_list.add_argument("--json", action="store_true")
+    feed_actions.add_parser(
+        "repair",
+        help="set a damaged feed list aside (kept as a backup) and subscribe again to the"
+        " feeds the saved pages name",
+    )
     feeds.set_defaults(run=cmd_feeds, json=False)
 
     feedback = commands.add_parser(
@@ -174,6 +180,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.rebuild and not args.paths:
         discard_index_files(settings)  # before opening: a damaged file must not block its repair
+        if settings.feeds_path.exists():
+            print_feed_repair(repair_feed_store(settings.feeds_path, settings.pages_dir))
     archive = open_archive(settings)
     bar = tqdm(total=0, unit="file", disable=args.json or not sys.stderr.isatty(), file=sys.stderr)
 
@@ -248,6 +256,11 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
             print(f"error: not subscribed to {args.url}", file=sys.stderr)
             return 1
         print(f"unsubscribed from {args.url} (its articles stay in the archive)")
+    elif args.action == "repair":
+        repair = archive.repair_feeds()
+        if repair.status == "sound":
+            print(f"{settings.feeds_path} is sound; nothing to repair")
+        print_feed_repair(repair)
     else:
         feeds = archive.feeds()
         if args.json:
@@ -258,6 +271,19 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
             state = f"failing: {f.last_error}" if f.failures else "ok"
             print(f"{f.url}  {f.title or ''}  ({state})")
     return 0
+
+
+def print_feed_repair(repair: FeedRepair) -> None:
+    """What a repair of the feed list did (nothing for a sound one)."""
+    if repair.status == "sound":
+        return
+    if repair.backup is not None:
+        print(f"the damaged feed list is kept as {repair.backup}")
+    named = "".join(f"\n  {url}" for url in repair.subscribed)
+    print(
+        f"a new feed list subscribes to the {_count(len(repair.subscribed), 'feed')} the saved"
+        f" pages name (the next round fetches each afresh){':' if named else ''}{named}"
+    )
 
 
 def print_report(report: IngestReport, as_json: bool = False) -> None:

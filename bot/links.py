@@ -14,6 +14,7 @@ from telegram import Message
 from bot.delivery import reply_html, typing
 from bot.render import esc, shorten
 from bot.services import BotContext
+from retrieval.errors import CitebotError
 from retrieval.ingest.fetching import FetchError
 from retrieval.ingest.web import urls_in
 
@@ -64,36 +65,40 @@ async def on_feeds(context: BotContext, message: Message, argument: str) -> None
     if user is None or not s.access.is_admin(user.id):
         await reply_html(context.bot, message, esc(NOT_ADMIN))
         return
+    try:
+        text = await _feeds_reply(context, argument)
+    except CitebotError as exc:  # e.g. a damaged feed list: say what is wrong and how to fix it
+        log.warning("/feeds %s: %s", argument, exc)
+        text = f"Could not use the feed list: {esc(str(exc))}"
+    await reply_html(context.bot, message, text)
+
+
+async def _feeds_reply(context: BotContext, argument: str) -> str:
+    """What /feeds ARGUMENT does, as the HTML reply."""
+    archive = context.services.archive
     action, _, url = argument.strip().partition(" ")
-    archive = s.archive
-    if action in ("add", "remove") and url.strip():
-        url = url.strip()
-        if action == "add":
-            try:
-                feed = await asyncio.to_thread(archive.subscribe, url)
-            except FetchError as exc:
-                await reply_html(context.bot, message, f"Could not subscribe: {esc(str(exc))}")
-                return
-            text = f"Subscribed to {esc(feed.url)}. New articles are added as they appear."
-        else:
-            removed = await asyncio.to_thread(archive.unsubscribe, url)
-            text = f"Unsubscribed from {esc(url)}." if removed else f"Not subscribed to {esc(url)}."
-        await reply_html(context.bot, message, text)
-        return
+    url = url.strip()
+    if action == "add" and url:
+        try:
+            feed = await asyncio.to_thread(archive.subscribe, url)
+        except FetchError as exc:
+            return f"Could not subscribe: {esc(str(exc))}"
+        return f"Subscribed to {esc(feed.url)}. New articles are added as they appear."
+    if action == "remove" and url:
+        removed = await asyncio.to_thread(archive.unsubscribe, url)
+        return f"Unsubscribed from {esc(url)}." if removed else f"Not subscribed to {esc(url)}."
     if action:
-        await reply_html(context.bot, message, FEEDS_USAGE)
-        return
+        return FEEDS_USAGE
     feeds = await asyncio.to_thread(archive.feeds)
     if not feeds:
-        await reply_html(context.bot, message, f"No feeds yet. {FEEDS_USAGE}")
-        return
+        return f"No feeds yet. {FEEDS_USAGE}"
     lines = [f"<b>{len(feeds)} feed{'' if len(feeds) == 1 else 's'}</b>"]
     for f in feeds:
         state = f"failing ({esc(shorten(f.last_error, 80))})" if f.failures else "ok"
         lines.append(
             f"• {esc(shorten(f.title or f.url, 80))} · {esc(shorten(f.url, 120))} · {state}"
         )
-    await reply_html(context.bot, message, "\n".join(lines))
+    return "\n".join(lines)
 
 
 async def poll_feeds(context: BotContext) -> None:
@@ -101,6 +106,9 @@ async def poll_feeds(context: BotContext) -> None:
     archive = context.services.archive
     try:
         report, ingested = await asyncio.to_thread(archive.poll_feeds)
+    except CitebotError as exc:  # e.g. a damaged feed list: the message says what to do
+        log.error("feed round failed: %s", exc)
+        return
     except Exception:  # a failing round is logged and tried again next time
         log.exception("feed round failed")
         return

@@ -32,9 +32,10 @@ from retrieval.index.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.index.lexical import DocumentInfo, LexicalIndex
 from retrieval.index.snapshots import IndexState, discard_index_files
 from retrieval.index.store import ChromaStore, Store
-from retrieval.ingest.feeds import Feed, PollReport
+from retrieval.ingest.feeds import Feed, FeedRepair, PollReport
 from retrieval.ingest.loaders import Limits
 from retrieval.ingest.manifest import Manifest
+from retrieval.ingest.pages import listing
 from retrieval.ingest.pipeline import Ingestor, IngestReport, Progress
 from retrieval.ingest.web import LinkResult, Web
 from retrieval.onnx import default_cache_dir
@@ -88,6 +89,7 @@ class Archive:
         self._refreshed_at = time.monotonic()
         self._web: Web | None = None
         self._web_lock = threading.Lock()
+        self._pages_ingested: dict[str, tuple[int, int, int]] = {}  # see poll_feeds
         # The reader's weights are checked now (a clear ReaderUnavailable, naming the file and
         # the training command, rather than a failure at the first question).
         self._reader = reader or Reader(
@@ -207,7 +209,12 @@ class Archive:
 
     def unsubscribe(self, url: str) -> bool:
         """Drop a subscription (its articles stay); False if there was none."""
-        return self.web.feeds.remove(url)
+        return self.web.unsubscribe(url)
+
+    def repair_feeds(self) -> FeedRepair:
+        """Set a damaged feed list aside (kept as a backup) and subscribe again to the feeds
+        the saved pages name; a sound one is left as it is."""
+        return self.web.repair_feeds()
 
     def feeds(self) -> tuple[Feed, ...]:
         """The subscriptions and their polling state."""
@@ -215,11 +222,20 @@ class Archive:
 
     def poll_feeds(self, every_feed: bool = False) -> tuple[PollReport, IngestReport]:
         """One round over the feeds, then the pages folder ingested (new, changed and removed
-        articles) if anything changed."""
+        articles) if this round changed it or anything in it may not be in the index yet.
+
+        "May not be": the folder differs from what it was when this process last ingested
+        it, which is always so for the first round of a process. So pages saved by a round
+        that was killed (or whose ingest failed) before they were ingested are ingested by
+        the next round, though the feed itself has not changed."""
         report = self.web.poll(every_feed)
-        if not report.changed_files:
+        pages = self.settings.pages_dir
+        now = listing(pages)
+        if not report.changed_files and now == self._pages_ingested:
             return report, IngestReport()
-        return report, self.ingest([self.settings.pages_dir])
+        ingested = self.ingest([pages]) if pages.is_dir() else IngestReport()
+        self._pages_ingested = now
+        return report, ingested
 
     def refresh(self) -> bool:
         """Reload the lexical index if another process changed the store; True if it did."""

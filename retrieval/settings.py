@@ -116,12 +116,17 @@ class RetrievalSettings(BaseSettings):
     llm_calls_per_hour: int = Field(default=30, ge=0)
 
     # Web pages and feeds (`citebot ingest URL`, `citebot feeds`, the bot's /feeds).
-    # Host names or addresses that may be fetched although they are private or loopback
-    # (comma-separated); by default only public addresses are fetched (no SSRF).
+    # Host names, addresses or networks that may be fetched although they are private or
+    # loopback (comma-separated; "host:port" allows one port, a bare host every port); by
+    # default only public addresses are fetched (no SSRF).
     fetch_allow_hosts: str = ""
-    fetch_timeout: float = Field(default=15.0, gt=0)  # seconds per network wait
-    fetch_max_mb: float = Field(default=5.0, gt=0)  # largest page or feed fetched
+    fetch_timeout: float = Field(default=15.0, gt=0)  # seconds per network wait and response
+    fetch_max_mb: float = Field(default=5.0, gt=0)  # largest page or feed fetched, decoded
     feed_poll_minutes: float = Field(default=30.0, ge=0)  # `citebot serve` polls feeds; 0 = never
+    # The longest one round over the feeds goes on, and spends on one host (seconds); what is
+    # left then waits for the next round, so a slow or hostile site cannot hold up the rest.
+    feed_round_seconds: float = Field(default=600.0, ge=0)
+    feed_host_seconds: float = Field(default=120.0, ge=0)
 
     @property
     def chroma_is_remote(self) -> bool:

@@ -2,10 +2,11 @@
 
 A round (`poll`) visits every due feed: a conditional GET (ETag / Last-Modified), parsing with
 feedparser, and for each new or changed entry a fetch of its page, saved as a Markdown file
-under `pages_dir` (see `fetching.save_article`) that the ingest treats like a corpus
-file. Entries that drop out of a feed are kept (archives keep old news); a page that answers
-404/410 when fetched again has its file removed. A feed or page that fails is reported and
-retried later with exponential backoff; it never stops the others.
+under `pages_dir` (see `pages`) that the ingest treats like a corpus file. Entries that drop
+out of a feed are kept (archives keep old news); a page that answers 404/410 when fetched
+again has its file removed, unless something else still holds it: a link (an admin's, or
+`citebot ingest URL`) or another entry. A feed or page that fails is reported and retried
+later with exponential backoff; it never stops the others.
 
     store = FeedStore(data_dir / "feeds.sqlite3")
     store.add("https://example.org/rss.xml")
@@ -18,15 +19,18 @@ import calendar
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from retrieval.errors import CitebotError
 from retrieval.ingest.fetching import (
@@ -36,9 +40,10 @@ from retrieval.ingest.fetching import (
     FetchFailed,
     FetchResult,
     InvalidURL,
+    OutOfTime,
     PageGone,
-    store_article,
 )
+from retrieval.ingest.pages import feeds_named, read_holders, store_article
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,9 @@ POLL_INTERVAL = 15 * 60.0  # seconds between two polls of a healthy feed
 BACKOFF_BASE = 5 * 60.0  # seconds before the first retry of a failed feed or page
 BACKOFF_CAP = 6 * 3600.0  # never wait longer than this between retries
 MAX_ENTRIES = 100  # entries of one feed looked at per round (newest first, as feeds list them)
+ROUND_SECONDS = 600.0  # the longest a round goes on (FEED_ROUND_SECONDS)
+HOST_SECONDS = 120.0  # the longest a round spends on one host (FEED_HOST_SECONDS)
+WORKERS = 4  # hosts polled side by side
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -127,8 +135,25 @@ class PollReport:
     unchanged: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)  # files deleted: their page is gone
     page_failures: list[tuple[str, str]] = field(default_factory=list)  # (page url, reason)
+    deferred: list[str] = field(default_factory=list)  # feeds and pages left for next round
     requests: int = 0
     seconds: float = 0.0
+
+    def merge(self, other: PollReport) -> None:
+        """Add another part of the round (its lists; not its counts)."""
+        for name in (
+            "polled",
+            "not_modified",
+            "not_due",
+            "failed",
+            "added",
+            "updated",
+            "unchanged",
+            "removed",
+            "page_failures",
+            "deferred",
+        ):
+            getattr(self, name).extend(getattr(other, name))
 
     @property
     def changed_files(self) -> bool:
@@ -142,7 +167,8 @@ class PollReport:
             f" {len(self.failed)} failed; pages: {len(self.added)} added,"
             f" {len(self.updated)} updated, {len(self.unchanged)} unchanged,"
             f" {len(self.removed)} removed, {len(self.page_failures)} failed"
-            f" ({self.requests} requests, {self.seconds:.1f} s)"
+            + (f", {len(self.deferred)} left for the next round" if self.deferred else "")
+            + f" ({self.requests} requests, {self.seconds:.1f} s)"
         )
 
 
@@ -167,8 +193,6 @@ def backoff(failures: int, retry_after: float | None = None) -> float:
 
 def validate_feed_url(url: str) -> str:
     """url stripped, if it is an http(s) link with a host; InvalidURL otherwise."""
-    from urllib.parse import urlsplit
-
     url = url.strip()
     try:
         parts = urlsplit(url)
@@ -176,24 +200,47 @@ def validate_feed_url(url: str) -> str:
         raise InvalidURL(f"{url!r} is not a valid link", url=url) from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidURL(f"{url!r} is not an http or https link", url=url)
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise InvalidURL(f"{url!r} has spaces or control characters in it", url=url)
     return url
 
 
+class FeedStoreError(CitebotError):
+    """The feed list (feeds.sqlite3) cannot be used: damaged, or locked or unreadable."""
+
+
+def _store_error(path: Path, exc: sqlite3.DatabaseError) -> FeedStoreError:
+    """The FeedStoreError for an SQLite error on the feed list at path."""
+    if isinstance(exc, sqlite3.OperationalError):  # locked, read-only, no such folder …
+        return FeedStoreError(f"the feed list {path} cannot be used right now ({exc})")
+    return FeedStoreError(
+        f"the feed list {path} is damaged ({exc}); run `citebot feeds repair` to set it aside"
+        " (it is kept as a backup) and subscribe again to the feeds the saved pages name"
+    )
+
+
 class FeedStore:
-    """Subscriptions and per-feed, per-entry state in one SQLite file."""
+    """Subscriptions and per-feed, per-entry state in one SQLite file.
+
+    Any failure to read or write it is a FeedStoreError saying what to do; after a damaged
+    file is met, `damaged` is True (see `Web.feeds`, which then opens it afresh)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.damaged = False
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "PRAGMA synchronous=NORMAL"
-        )  # WAL: only a power cut can lose the last commits
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL: only a power cut can lose the last commits
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise _store_error(path, exc) from exc
 
     def close(self) -> None:
         """Close the database."""
@@ -202,8 +249,22 @@ class FeedStore:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One transaction, one thread at a time."""
-        with self._lock, self._db:
-            yield self._db
+        with self._lock:
+            try:
+                with self._db:
+                    yield self._db
+            except sqlite3.DatabaseError as exc:
+                error = _store_error(self.path, exc)
+                self.damaged = not isinstance(exc, sqlite3.OperationalError)
+                raise error from exc
+
+    def is_sound(self) -> bool:
+        """Whether SQLite finds the whole file intact (PRAGMA quick_check)."""
+        try:
+            with self._tx() as db:
+                return [row[0] for row in db.execute("PRAGMA quick_check")] == ["ok"]
+        except FeedStoreError:
+            return False
 
     def add(self, url: str, *, now: float | None = None) -> Feed:
         """Subscribe to url (idempotent: an existing subscription is returned as it is)."""
@@ -367,6 +428,49 @@ def _entry(row: sqlite3.Row) -> Entry:
     )
 
 
+@dataclass(frozen=True)
+class FeedRepair:
+    """What `repair_feed_store` did."""
+
+    status: str  # "sound" (nothing done), "damaged" (set aside) or "missing"
+    backup: Path | None  # where the damaged file now is
+    subscribed: tuple[str, ...]  # the feeds subscribed to again
+
+
+def repair_feed_store(path: Path, pages_dir: Path) -> FeedRepair:
+    """Set a damaged feed list aside (renamed, as a backup, beside it) and start a new one
+    subscribed to the feeds the saved pages name (their `feed:` lines); a sound one is left
+    as it is. The pages stay; the next round fetches each feed afresh (its entries' pages are
+    fetched again, and are unchanged on disk unless the site changed them)."""
+    status, backup = "missing", None
+    if path.exists():
+        try:
+            store = FeedStore(path)
+        except FeedStoreError:
+            sound = False
+        else:
+            sound = store.is_sound()
+            store.close()
+        if sound:
+            return FeedRepair("sound", None, ())
+        status = "damaged"
+        backup = path.with_name(f"{path.name}.damaged-{datetime.now(UTC):%Y%m%d-%H%M%S}")
+        for suffix in ("", "-wal", "-shm"):  # the write-ahead log belongs to the old file
+            if Path(f"{path}{suffix}").exists():
+                os.replace(f"{path}{suffix}", f"{backup}{suffix}")
+    store = FeedStore(path)
+    try:
+        subscribed = []
+        for url in feeds_named(pages_dir):
+            try:
+                subscribed.append(store.add(url).url)
+            except InvalidURL:
+                log.warning("not subscribing again to %r, named in a saved page", url)
+    finally:
+        store.close()
+    return FeedRepair(status, backup, tuple(subscribed))
+
+
 # --- one round ----------------------------------------------------------------------------
 
 
@@ -377,40 +481,127 @@ def poll(
     *,
     now: float | None = None,
     only_due: bool = True,
+    round_seconds: float = ROUND_SECONDS,
+    host_seconds: float = HOST_SECONDS,
 ) -> PollReport:
-    """One round over the feeds (only those due, unless only_due=False); never raises per feed."""
+    """One round over the feeds (only those due, unless only_due=False); never raises per feed.
+
+    Feeds on different hosts are polled side by side (WORKERS at a time; one host's feeds in
+    turn), so a slow host delays only itself. The round spends at most `host_seconds` on any
+    one host and `round_seconds` in all: what is left then (a feed, or an entry's page) is
+    deferred, with no failure counted, to the next round."""
     now = time.time() if now is None else now
     started, requests = time.monotonic(), fetcher.stats.requests
+    budget = _Budget(started + round_seconds, host_seconds)
     report = PollReport()
+    groups: dict[str, list[Feed]] = {}
     for feed in store.list():
         if only_due and feed.next_attempt > now:
             report.not_due.append(feed.url)
-            continue
-        try:
-            _poll_feed(store, fetcher, pages_dir, feed, now, report)
-        except Exception as exc:  # one broken feed must never stop the round
-            log.exception("polling %s failed", feed.url)
-            reason = f"internal error: {exc}"
-            store.feed_failed(feed, reason, None, now)
-            report.failed.append((feed.url, reason))
+        else:
+            groups.setdefault(_host(feed.url), []).append(feed)
+
+    def poll_group(feeds: list[Feed]) -> PollReport:
+        part = PollReport()
+        for feed in feeds:
+            _poll_one(store, fetcher, pages_dir, feed, now, part, budget)
+        return part
+
+    if groups:
+        with ThreadPoolExecutor(min(WORKERS, len(groups)), "feeds") as pool:
+            for part in pool.map(poll_group, groups.values()):
+                report.merge(part)
     report.requests = fetcher.stats.requests - requests
     report.seconds = time.monotonic() - started
     return report
 
 
+class _Budget:
+    """How long a round may go on, in all and on each host (time.monotonic() seconds)."""
+
+    def __init__(self, ends: float, host_seconds: float) -> None:
+        self.ends = ends
+        self.host_seconds = host_seconds
+        self._spent: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def deadline(self, host: str) -> float:
+        """When the round must stop asking host."""
+        with self._lock:
+            return min(self.ends, time.monotonic() + self.host_seconds - self._spent.get(host, 0))
+
+    def left(self, host: str) -> bool:
+        """Whether the round may still ask host."""
+        return self.deadline(host) > time.monotonic()
+
+    @contextmanager
+    def spending(self, fetcher: Fetcher, url: str) -> Iterator[None]:
+        """Fetch from url within the block: by the host's deadline, the time counted."""
+        host, started = _host(url), time.monotonic()
+        try:
+            with fetcher.deadline(self.deadline(host)):
+                yield
+        finally:
+            with self._lock:
+                self._spent[host] = self._spent.get(host, 0) + time.monotonic() - started
+
+
+def _host(url: str) -> str:
+    """The host name of a URL (lower case; "" when it has none)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def _poll_one(
+    store: FeedStore,
+    fetcher: Fetcher,
+    pages_dir: Path,
+    feed: Feed,
+    now: float,
+    report: PollReport,
+    budget: _Budget,
+) -> None:
+    """Poll one feed, never raising: an unexpected error counts as the feed's failure."""
+    try:
+        _poll_feed(store, fetcher, pages_dir, feed, now, report, budget)
+    except FeedStoreError:
+        raise  # the feed list itself: every feed would fail the same way
+    except Exception as exc:  # one broken feed must never stop the round
+        log.exception("polling %s failed", feed.url)
+        reason = f"internal error: {exc}"
+        store.feed_failed(feed, reason, None, now)
+        report.failed.append((feed.url, reason))
+
+
 def _poll_feed(
-    store: FeedStore, fetcher: Fetcher, pages_dir: Path, feed: Feed, now: float, report: PollReport
+    store: FeedStore,
+    fetcher: Fetcher,
+    pages_dir: Path,
+    feed: Feed,
+    now: float,
+    report: PollReport,
+    budget: _Budget,
 ) -> None:
     """Fetch and parse one feed, then fetch its new and changed entries' pages."""
+    if not budget.left(_host(feed.url)):
+        report.deferred.append(feed.url)
+        return
     try:
-        result = fetcher.fetch(
-            feed.url, etag=feed.etag, last_modified=feed.last_modified, accept=FEED_TYPES
-        )
+        with budget.spending(fetcher, feed.url):
+            result = fetcher.fetch(
+                feed.url, etag=feed.etag, last_modified=feed.last_modified, accept=FEED_TYPES
+            )
         title, items = ("", []) if result.not_modified else parse_feed(result)
+    except OutOfTime:
+        report.deferred.append(feed.url)
+        return
     except (FetchError, InvalidFeed) as exc:
         store.feed_failed(feed, str(exc), getattr(exc, "retry_after", None), now)
         report.failed.append((feed.url, str(exc)))
         return
+    seen = set()
     if result.not_modified:
         report.not_modified.append(feed.url)
         store.feed_polled(feed, result, None, now)
@@ -419,11 +610,16 @@ def _poll_feed(
         for item in items[:MAX_ENTRIES]:
             previous = store.entry(feed.url, item.entry_id)
             if previous is None or previous.fingerprint != item.fingerprint:
-                _fetch_entry(store, fetcher, pages_dir, feed.url, item, previous, now, report)
+                seen.add(item.entry_id)
+                _fetch_entry(
+                    store, fetcher, pages_dir, feed.url, item, previous, now, report, budget
+                )
         store.feed_polled(feed, result, title or None, now)
     for entry in store.due_retries(feed.url, now):
+        if entry.entry_id in seen:
+            continue
         item = FeedItem(entry.entry_id, entry.link, entry.title, entry.fingerprint, entry.published)
-        _fetch_entry(store, fetcher, pages_dir, feed.url, item, entry, now, report)
+        _fetch_entry(store, fetcher, pages_dir, feed.url, item, entry, now, report, budget)
 
 
 def parse_feed(result: FetchResult) -> tuple[str, list[FeedItem]]:
@@ -469,8 +665,10 @@ def _fetch_entry(
     previous: Entry | None,
     now: float,
     report: PollReport,
+    budget: _Budget,
 ) -> None:
-    """Fetch and save one entry's page, recording the outcome in the store and the report."""
+    """Fetch and save one entry's page, recording the outcome in the store and the report;
+    when the round's time for the page's host is spent, it is left to the next round."""
     base = Entry(
         feed_url=feed_url,
         entry_id=item.entry_id,
@@ -485,7 +683,16 @@ def _fetch_entry(
         last_error=None,
     )
     try:
-        article = fetcher.fetch_article(item.link)
+        if not budget.left(_host(item.link)):
+            raise OutOfTime("the time allowed ran out", url=item.link)
+        with budget.spending(fetcher, item.link):
+            article = fetcher.fetch_article(item.link)
+    except OutOfTime as exc:
+        report.deferred.append(item.link)
+        failures = previous.failures if previous else 0
+        deferred = replace(base, state="failed", failures=failures, last_error=str(exc))
+        store.put_entry(replace(deferred, next_attempt=now), now)  # due again next round
+        return
     except PageGone as exc:
         _page_gone(store, pages_dir, base, str(exc), now, report)
         return
@@ -501,7 +708,7 @@ def _fetch_entry(
         article = replace(article, date=item.published)
     if article.title == article.url and item.title:
         article = replace(article, title=item.title)
-    path, change = store_article(article, pages_dir)
+    path, change = store_article(article, pages_dir, feed=feed_url)
     {"added": report.added, "updated": report.updated, "unchanged": report.unchanged}[
         change
     ].append(path)
@@ -522,10 +729,14 @@ def _page_gone(
 
 
 def _drop_file(store: FeedStore, pages_dir: Path, relative: str, report: PollReport) -> None:
-    """Delete a page file that no entry points at any more."""
+    """Delete a page file that nothing holds any more: no entry points at it, and no link
+    (an admin's, or `citebot ingest URL`) added it."""
     if store.page_users(relative):
         return
     path = pages_dir / relative
+    if read_holders(path).link:
+        log.info("keeping %s: a link added it", path)
+        return
     if path.exists():
         path.unlink()
         report.removed.append(path)

@@ -1,16 +1,19 @@
-"""Polite, safe fetching of web pages and feeds, and turning a page into an archived article.
+"""Polite, safe fetching of web pages and feeds, and turning a page into an article.
 
-Polite: a clear User-Agent, robots.txt obeyed (cached per site, Crawl-delay honoured), one
-request per host every `per_host_interval` seconds, conditional requests (ETag and
-Last-Modified). Safe: only http and https; every address a host name resolves to must be
-public unless the host (or the address) is in `allow_hosts`; that check runs before each
-request, at every redirect hop and again at connect time, on the addresses actually dialled
-(so a name that resolves differently the second time cannot reach a private service);
-bounded redirects, time, size and content types.
+Polite: a clear User-Agent, robots.txt obeyed (cached per site, an unreadable one too;
+Crawl-delay honoured), one request per host every `per_host_interval` seconds, conditional
+requests (ETag and Last-Modified). Safe: only http and https; every address a host name
+resolves to must be public unless the host (or the address, or the network; on every port,
+or on one) is in `allow_hosts`; that check runs before each request, at every redirect hop
+and again at connect time, on the addresses actually dialled (so a name that resolves
+differently the second time cannot reach a private service); bounded redirects, size
+(counted as the body is decoded, one layer of compression at most: see `content_encoding`),
+content types and time: each network wait, each whole response, and a caller's deadline
+(`Fetcher.deadline`) cut every wait short.
 
     fetcher = Fetcher(allow_hosts=frozenset({"127.0.0.1"}))
     article = fetcher.fetch_article("https://example.org/news/1")
-    path = save_article(article, data_dir / "pages")
+    path, change = store_article(article, data_dir / "pages")  # see `pages`
 
 Errors are `FetchError`s (a `CitebotError`) whose messages can be shown to a user as they are.
 """
@@ -18,21 +21,19 @@ Errors are `FetchError`s (a `CitebotError`) whose messages can be shown to a use
 from __future__ import annotations
 
 import functools
-import hashlib
 import ipaddress
-import os
+import logging
 import re
 import socket
 import ssl
 import threading
 import time
 import urllib.robotparser
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from types import TracebackType
-from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import certifi
@@ -40,6 +41,14 @@ import httpcore
 import httpx
 
 from retrieval.errors import CitebotError
+from retrieval.ingest.content_encoding import (
+    ACCEPT_ENCODING,
+    EncodingRefused,
+    content_coding,
+    decoded,
+)
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "citebot/0.1 (self-hosted question answering over a news archive)"
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -62,7 +71,6 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 Resolver = Callable[[str, int], Sequence[str]]
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
-SaveChange = Literal["added", "updated", "unchanged"]
 
 
 class FetchError(CitebotError):
@@ -95,6 +103,10 @@ class BadContentType(FetchError):
     """The response is not of a type asked for (e.g. a PDF where a web page was expected)."""
 
 
+class BadEncoding(FetchError):
+    """The body is compressed more than once, in an unknown way, or its compression is damaged."""
+
+
 class TooManyRedirects(FetchError):
     """More redirects than allowed, or a redirect loop."""
 
@@ -123,6 +135,10 @@ class FetchFailed(FetchError):
 
 class FetchTimeout(FetchFailed):
     """The server was too slow."""
+
+
+class OutOfTime(FetchTimeout):
+    """The time the caller allowed (Fetcher.deadline) ran out: not the server's fault."""
 
 
 class PageGone(FetchFailed):
@@ -160,13 +176,14 @@ class FetchResult:
 class Article:
     """A web page reduced to what the archive keeps."""
 
-    url: str  # canonical URL: what citations link to and what identifies the page
+    url: str  # what citations link to and what identifies the page (see fetch_article)
     title: str
     date: date | None
     author: str | None
     text: str
     fetched_at: datetime
     final_url: str = ""  # the URL actually fetched, after redirects
+    canonical: str = ""  # the canonical URL the page declares (same site), not yet trusted
 
 
 @dataclass
@@ -222,7 +239,8 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 
 def parse_allow_hosts(value: str) -> frozenset[str]:
-    """The FETCH_ALLOW_HOSTS setting ("intranet.local, 10.0.0.0/8") as a set of entries."""
+    """The FETCH_ALLOW_HOSTS setting ("intranet.local, 10.0.0.0/8, 127.0.0.1:8080") as a set
+    of entries: host names, addresses or networks, each with a port or for every port."""
     return frozenset(part.strip().lower() for part in value.split(",") if part.strip())
 
 
@@ -231,28 +249,42 @@ def _normal_host(host: str) -> str:
     return host.strip().strip("[]").rstrip(".").lower()
 
 
+def _allow_entry(entry: str) -> tuple[str, int | None]:
+    """An allow_hosts entry as (host, address or network; its port, or None for every port):
+    "host:8080", "10.0.0.0/8:8080" and "[::1]:8080" name a port; "host" and "::1" do not."""
+    entry = entry.strip().lower()
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+        return _normal_host(host), int(port) if port.isdigit() else None
+    host, colon, port = entry.rpartition(":")
+    if colon and ":" not in host and port.isdigit():
+        return _normal_host(host), int(port)
+    return _normal_host(entry), None
+
+
 class AddressGuard:
     """Decides which addresses a host may be reached at; refuses non-public ones."""
 
     def __init__(self, allow_hosts: Iterable[str], resolver: Resolver) -> None:
-        self._names: set[str] = set()
-        self._networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self._names: set[tuple[str, int | None]] = set()
+        self._networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int | None]] = []
         for entry in allow_hosts:
-            entry = _normal_host(entry)
+            host, port = _allow_entry(entry)
             try:
-                self._networks.append(ipaddress.ip_network(entry, strict=False))
+                self._networks.append((ipaddress.ip_network(host, strict=False), port))
             except ValueError:
-                self._names.add(entry)
+                self._names.add((host, port))
         self._resolver = resolver
 
     def vet(self, host: str, port: int) -> list[str]:
         """The addresses to dial for host; raises BlockedAddress if any of them is not public."""
         name = _normal_host(host)
         addresses = self._addresses(name, port)
-        if name in self._names:
+        if (name, None) in self._names or (name, port) in self._names:
             return addresses
         for address in addresses:
-            problem = self._problem(address)
+            problem = self._problem(address, port)
             if problem is None:
                 continue
             if _is_ip(name):
@@ -272,10 +304,10 @@ class AddressGuard:
             raise FetchFailed(f"could not resolve host name {name}")
         return addresses
 
-    def _problem(self, address: str) -> str | None:
-        """address_problem, unless an allowed network contains the address."""
+    def _problem(self, address: str, port: int) -> str | None:
+        """address_problem, unless an allowed network (on every port, or this one) holds it."""
         ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if any(ip in network for network in self._networks):
+        if any(ip in net and allowed in (None, port) for net, allowed in self._networks):
             return None
         return address_problem(address)
 
@@ -289,11 +321,62 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-class _GuardedBackend(httpcore.NetworkBackend):
-    """httpcore's socket backend, dialling only addresses the guard has vetted just now."""
+class _Deadlines(threading.local):
+    """When this thread's current response must be done, and when its caller's time runs out
+    (time.monotonic(); None: no limit): every network wait is cut short to meet them."""
 
-    def __init__(self, guard: AddressGuard) -> None:
+    response: float | None = None
+    caller: float | None = None
+
+    def cap(self, timeout: float | None, error: type[Exception]) -> float | None:
+        """timeout, shortened to the time left; `error` at once when none is left."""
+        ends = [t for t in (self.response, self.caller) if t is not None]
+        if not ends:
+            return timeout
+        left = min(ends) - time.monotonic()
+        if left <= 0:
+            raise error("the time allowed ran out")
+        return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every wait ends by the thread's deadlines (a server that
+    sends a byte just before each wait would time out cannot stretch a response)."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadlines: _Deadlines) -> None:
+        self._inner = inner
+        self._deadlines = deadlines
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._deadlines.cap(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._deadlines.cap(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = self._deadlines.cap(timeout, httpcore.ConnectTimeout)
+        inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return _DeadlineStream(inner, self._deadlines)
+
+    def get_extra_info(self, info: str) -> object:
+        return self._inner.get_extra_info(info)
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    """httpcore's socket backend, dialling only addresses the guard has vetted just now, on
+    streams that keep the thread's deadlines."""
+
+    def __init__(self, guard: AddressGuard, deadlines: _Deadlines) -> None:
         self._guard = guard
+        self._deadlines = deadlines
         self._inner = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -307,10 +390,10 @@ class _GuardedBackend(httpcore.NetworkBackend):
         """Vet host's addresses, then connect to the first that answers."""
         error: Exception | None = None
         for address in self._guard.vet(host, port)[:4]:
+            wait = self._deadlines.cap(timeout, httpcore.ConnectTimeout)
             try:
-                return self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
+                stream = self._inner.connect_tcp(address, port, wait, local_address, socket_options)
+                return _DeadlineStream(stream, self._deadlines)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc
         assert error is not None
@@ -339,7 +422,7 @@ def _ssl_context() -> ssl.SSLContext:
 class _GuardedTransport(httpx.HTTPTransport):
     """httpx's transport over the guarded backend; no proxies from the environment."""
 
-    def __init__(self, guard: AddressGuard) -> None:
+    def __init__(self, guard: AddressGuard, deadlines: _Deadlines) -> None:
         context = _ssl_context()
         super().__init__(verify=context, trust_env=False)
         self._pool = httpcore.ConnectionPool(
@@ -347,16 +430,18 @@ class _GuardedTransport(httpx.HTTPTransport):
             max_connections=20,
             max_keepalive_connections=10,
             keepalive_expiry=5.0,
-            network_backend=_GuardedBackend(guard),
+            network_backend=_GuardedBackend(guard, deadlines),
         )
 
 
 @dataclass
 class _Robots:
-    """One site's robots.txt rules (None: everything allowed) and when they expire."""
+    """One site's robots.txt rules (None: everything allowed), or why it could not be read,
+    and when that expires."""
 
     parser: urllib.robotparser.RobotFileParser | None
     expires: float
+    error: FetchFailed | None = None
 
 
 @dataclass(frozen=True)
@@ -385,24 +470,27 @@ class Fetcher:
         sleep: Sleep = time.sleep,
         resolver: Resolver = system_resolver,
         robots_ttl: float = 3600.0,
+        robots_retry: float = 600.0,
         respect_robots: bool = True,
     ) -> None:
         self.user_agent = user_agent
-        self.timeout = timeout  # seconds for each network wait, and for a whole response body
+        self.timeout = timeout  # seconds for each network wait, and for a whole response
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.per_host_interval = per_host_interval  # seconds between two requests to one host
         self.respect_robots = respect_robots
-        self.robots_ttl = robots_ttl
+        self.robots_ttl = robots_ttl  # seconds a site's robots.txt is kept
+        self.robots_retry = robots_retry  # seconds before an unreadable one is asked again
         self.stats = FetchStats()
+        self._deadlines = _Deadlines()
         self._clock = clock
         self._sleep = sleep
         self._guard = AddressGuard(allow_hosts, resolver)
         self._client = httpx.Client(
-            transport=_GuardedTransport(self._guard),
+            transport=_GuardedTransport(self._guard, self._deadlines),
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
-            headers={"User-Agent": user_agent},
+            headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             trust_env=False,
         )
         self._last_request: dict[str, float] = {}  # host → when its latest request may start
@@ -424,6 +512,19 @@ class Fetcher:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @contextmanager
+    def deadline(self, at: float | None) -> Iterator[None]:
+        """Within the block, this thread's fetches stop with OutOfTime at `at` (a
+        time.monotonic() value; None: no limit beyond each response's time limit)."""
+        outer = self._deadlines.caller
+        if at is not None and outer is not None:
+            at = min(at, outer)
+        self._deadlines.caller = at if at is not None else outer
+        try:
+            yield
+        finally:
+            self._deadlines.caller = outer
 
     def check_url(self, url: str) -> None:
         """Raise InvalidURL or BlockedAddress if url may not be fetched (resolves its host)."""
@@ -447,8 +548,20 @@ class Fetcher:
         return self._follow(url, headers, accept, self.max_bytes, robots=self.respect_robots)
 
     def fetch_article(self, url: str) -> Article:
-        """Fetch a web page and extract its article: text, title, date, author, canonical URL."""
-        return parse_article(self.fetch(url, accept=HTML_TYPES))
+        """Fetch a web page and extract its article: text, title, date, author, canonical URL.
+
+        A page's declared canonical URL is its URL only when it is the URL fetched (after
+        redirects); any other is fetched in turn and the article is that page's own text, so
+        no page can put its words under another page's URL. If it cannot be fetched, the
+        page keeps the URL it was fetched from."""
+        article = parse_article(self.fetch(url, accept=HTML_TYPES))
+        if not article.canonical or article.canonical == article.url:
+            return article
+        try:
+            return parse_article(self.fetch(article.canonical, accept=HTML_TYPES))
+        except FetchError as exc:
+            log.info("not trusting %s as the URL of %s: %s", article.canonical, url, exc)
+            return article
 
     def _follow(
         self,
@@ -478,17 +591,26 @@ class Fetcher:
     def _request(
         self, url: str, headers: dict[str, str], accept: frozenset[str] | None, cap: int
     ) -> _Hop:
-        """One GET, streamed: status checks, then type and size checks before reading."""
+        """One GET, streamed: status checks, then type and size checks before reading; the
+        whole response within the time limit, and within the caller's deadline."""
         host, _ = _host_port(url)
-        self._wait_turn(host)
+        self._wait_turn(host, url)
+        self._deadlines.response = time.monotonic() + self.timeout
         try:
             with self._client.stream("GET", url, headers=headers) as response:
                 self.stats.requests += 1
                 return self._hop(url, response, accept, cap)
         except httpx.TimeoutException as exc:
+            caller = self._deadlines.caller
+            if caller is not None and caller <= time.monotonic():
+                raise OutOfTime(
+                    f"stopped fetching {url}: the time allowed ran out", url=url
+                ) from exc
             raise FetchTimeout(f"{host} did not answer within {self.timeout:g} s", url=url) from exc
         except httpx.HTTPError as exc:
             raise FetchFailed(f"could not fetch {url}: {_reason(exc)}", url=url) from exc
+        finally:
+            self._deadlines.response = None
 
     def _hop(
         self, url: str, response: httpx.Response, accept: frozenset[str] | None, cap: int
@@ -508,32 +630,55 @@ class Fetcher:
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > cap:
             raise TooLarge(f"refused: {url} is larger than {_mb(cap)}", url=url)
-        return _Hop(status, headers, body=self._read(url, response, cap))
+        try:
+            coding = content_coding(
+                response.headers.get_list("content-encoding", split_commas=True)
+            )
+        except EncodingRefused as exc:
+            raise BadEncoding(f"refused: {url} is {exc}", url=url) from exc
+        return _Hop(status, headers, body=self._read(url, response, coding, cap))
 
-    def _read(self, url: str, response: httpx.Response, cap: int) -> bytes:
-        """The body, stopping as soon as it passes cap bytes or the time limit."""
-        deadline = time.monotonic() + self.timeout
-        parts: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            self.stats.bytes += len(chunk)
+    def _read(self, url: str, response: httpx.Response, coding: str | None, cap: int) -> bytes:
+        """The body, decoded a piece at a time; stops as soon as either the bytes received or
+        the bytes decoded pass cap (the time limit is kept by the stream, see _Deadlines)."""
+        received = 0
+
+        def raw() -> Iterator[bytes]:
+            nonlocal received
+            for chunk in response.iter_raw():
+                received += len(chunk)
+                check(received)
+                yield chunk
+
+        def check(size: int) -> None:
             if size > cap:
                 raise TooLarge(f"refused: {url} is larger than {_mb(cap)}", url=url)
-            if time.monotonic() > deadline:
-                raise FetchTimeout(f"{url} took longer than {self.timeout:g} s to load", url=url)
-            parts.append(chunk)
+
+        parts: list[bytes] = []
+        size = 0
+        try:
+            for piece in decoded(raw(), coding):
+                size += len(piece)
+                self.stats.bytes += len(piece)
+                check(size)
+                parts.append(piece)
+        except EncodingRefused as exc:
+            raise BadEncoding(f"refused: {url} is {exc}", url=url) from exc
         return b"".join(parts)
 
-    def _wait_turn(self, host: str) -> None:
-        """Sleep until this host may be asked again (per_host_interval or its Crawl-delay).
+    def _wait_turn(self, host: str, url: str) -> None:
+        """Sleep until this host may be asked again (per_host_interval or its Crawl-delay);
+        OutOfTime, without waiting, if that is after the caller's deadline.
 
         Each caller reserves its slot under a lock, so threads sharing a fetcher keep the pace."""
         interval = max(self.per_host_interval, self._crawl_delays.get(host, 0.0))
+        caller = self._deadlines.caller
         with self._pace_lock:
             now = self._clock()
             last = self._last_request.get(host)
             slot = now if last is None else max(now, last + interval)
+            if caller is not None and time.monotonic() + (slot - now) >= caller:
+                raise OutOfTime(f"stopped fetching {url}: the time allowed ran out", url=url)
             self._last_request[host] = slot
             self.stats.slept += slot - now
         if slot > now:
@@ -549,11 +694,23 @@ class Fetcher:
             raise RobotsDisallowed(f"refused: {parts.netloc}'s robots.txt forbids {url}", url=url)
 
     def _robots_for(self, origin: str) -> _Robots:
-        """The cached rules of origin, (re)reading its robots.txt when missing or expired."""
+        """The cached rules of origin, (re)reading its robots.txt when missing or expired.
+
+        A robots.txt that could not be read is cached too (for robots_retry seconds): until
+        then the site's URLs fail at once, rather than each waiting for it again."""
         cached = self._robots.get(origin)
         if cached is not None and cached.expires > self._clock():
+            if cached.error is not None:
+                error = cached.error
+                raise FetchFailed(str(error), url=error.url, retry_after=error.retry_after)
             return cached
-        robots = _Robots(self._read_robots(origin), self._clock() + self.robots_ttl)
+        try:
+            robots = _Robots(self._read_robots(origin), self._clock() + self.robots_ttl)
+        except OutOfTime:
+            raise  # the caller's time ran out: says nothing about the site
+        except FetchFailed as exc:
+            self._robots[origin] = _Robots(None, self._clock() + self.robots_retry, exc)
+            raise
         self._robots[origin] = robots
         return robots
 
@@ -565,6 +722,8 @@ class Fetcher:
             result = self._follow(url, {}, None, ROBOTS_MAX_BYTES, robots=False)
         except TooLarge:
             return None  # a robots.txt over 512 KiB is not one; treat the site as open
+        except OutOfTime:
+            raise
         except FetchFailed as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 return None
@@ -670,7 +829,8 @@ def _mb(size: int) -> str:
 
 
 def parse_article(result: FetchResult, *, now: datetime | None = None) -> Article:
-    """The article in a fetched HTML page (trafilatura), with its metadata and canonical URL."""
+    """The article in a fetched HTML page (trafilatura): its text and metadata, its URL (the one
+    fetched, normalized) and the canonical URL it declares (see Fetcher.fetch_article)."""
     import trafilatura
 
     html: str | bytes = _decode(result.body, result.charset)
@@ -691,7 +851,7 @@ def parse_article(result: FetchResult, *, now: datetime | None = None) -> Articl
     )
     if not text:
         raise NoArticle(f"no article text found at {result.final_url}", url=result.url)
-    url = canonical_url(html, result.final_url)
+    url = normalize_url(result.final_url)
     return Article(
         url=url,
         title=_one_line(doc.get("title") or "") or url,
@@ -700,6 +860,7 @@ def parse_article(result: FetchResult, *, now: datetime | None = None) -> Articl
         text=text,
         fetched_at=now or datetime.now(UTC),
         final_url=result.final_url,
+        canonical=declared_canonical(html, result.final_url) or "",
     )
 
 
@@ -713,15 +874,15 @@ def _decode(body: bytes, charset: str | None) -> str | bytes:
     return body
 
 
-def canonical_url(html: str | bytes, final_url: str) -> str:
-    """The page's declared canonical URL (rel=canonical, else og:url) if on the same site,
-    else the URL fetched; either normalized (see normalize_url)."""
+def declared_canonical(html: str | bytes, final_url: str) -> str | None:
+    """The canonical URL the page declares (rel=canonical, else og:url), normalized (see
+    normalize_url), if it is on the same site as final_url; else None."""
     declared = _declared_canonical(html)
     if declared:
         candidate = normalize_url(urljoin(final_url, declared))
         if _same_site(candidate, final_url):
             return candidate
-    return normalize_url(final_url)
+    return None
 
 
 _TRACKING = re.compile(r"^(?:utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ocid|cmpid)$", re.I)
@@ -787,44 +948,3 @@ def _iso_date(text: str) -> date | None:
         return date.fromisoformat(text[:10])
     except ValueError:
         return None
-
-
-def article_path(url: str, pages_dir: Path) -> Path:
-    """Where the page of a canonical URL is kept: pages_dir/<host>/<sha1 of url>.md."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "unknown").lower()
-    if parts.port:
-        host = f"{host}_{parts.port}"
-    folder = re.sub(r"[^a-z0-9.-]", "_", host).lstrip(".") or "unknown"
-    return pages_dir / folder / f"{hashlib.sha1(url.encode('utf-8')).hexdigest()}.md"
-
-
-def render_article(article: Article) -> str:
-    """The file content: front matter (title, date, url, author) then the text."""
-    lines = ["---", f"title: {_one_line(article.title)}"]
-    if article.date is not None:
-        lines.append(f"date: {article.date.isoformat()}")
-    lines.append(f"url: {article.url}")
-    if article.author:
-        lines.append(f"author: {_one_line(article.author)}")
-    lines += ["---", "", article.text.strip(), ""]
-    return "\n".join(lines)
-
-
-def store_article(article: Article, pages_dir: Path) -> tuple[Path, SaveChange]:
-    """Write the article's file unless it already holds the same content; say which it was."""
-    path = article_path(article.url, pages_dir)
-    content = render_article(article).encode("utf-8")
-    existed = path.exists()
-    if existed and path.read_bytes() == content:
-        return path, "unchanged"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")  # hidden: ingest skips dot files
-    temporary.write_bytes(content)
-    os.replace(temporary, path)
-    return path, "updated" if existed else "added"
-
-
-def save_article(article: Article, pages_dir: Path) -> Path:
-    """Write the article under pages_dir (same canonical URL, same file; unchanged, untouched)."""
-    return store_article(article, pages_dir)[0]

@@ -15,7 +15,7 @@ from bot.settings import Settings
 from retrieval import Archive
 from tests.bot.conftest import ADMIN, USER, ask, bot
 from tests.fakes.botapi_server import BotApiServer
-from tests.fakes.web_server import Page, WebServer, article_html, rss_feed
+from tests.fakes.web_server import Page, WebServer, article_html, bomb, rss_feed
 
 pytestmark = pytest.mark.slow
 
@@ -59,13 +59,17 @@ async def test_an_admin_sends_links_and_the_page_is_answerable_with_its_url(
     settings = web_settings()
     archive = web_archive(settings, embedder)
     site.route("/lamp", Page(article_html("Skerryvore lamp to shine again", LAMP)))
+    layers = {"Content-Encoding": "gzip, gzip, gzip"}
+    site.route("/bomb", Page(bomb(50_000_000, "gzip", "gzip", "gzip"), headers=layers))
     lamp = site.url("/lamp")
     async with bot(settings, archive):
-        added = await ask(api, f"{lamp}\n{site.url('/missing')}", chat_id=ADMIN)
+        links = f"{lamp}\n{site.url('/missing')}\n{site.url('/bomb')}"
+        added = await ask(api, links, chat_id=ADMIN)
         answer = await ask(api, "Who will make the new Fresnel lens?", chat_id=ADMIN)
         not_admin = await ask(api, lamp, chat_id=USER)  # a question like any other
     assert "✓ Added “Skerryvore lamp to shine again”" in added["text"]
     assert "✗" in added["text"] and "404" in added["text"]
+    assert "compressed more than once (Content-Encoding: gzip, gzip, gzip)" in added["text"]
     assert "Leith" in answer["text"]
     assert f'<a href="{lamp}">' in api.calls_to("sendMessage", chat_id=ADMIN)[1].params["text"]
     assert "Added" not in not_admin["text"]
@@ -105,3 +109,22 @@ async def test_a_subscribed_feed_is_polled_and_its_article_answered(
     assert "Caledonian Ferries" in answer["text"]
     assert site.url("/ferry") in api.calls_to("sendMessage", chat_id=USER)[-1].params["text"]
     assert "1 feed" in listing["text"] and "Island news" in listing["text"]
+
+
+async def test_a_damaged_feed_list_does_not_stop_an_admins_links(
+    api: BotApiServer,
+    site: WebServer,
+    web_settings: Callable[..., Settings],
+    corpus_dir: Any,
+    embedder: Any,
+) -> None:
+    settings = web_settings()
+    archive = web_archive(settings, embedder)
+    settings.feeds_path.write_bytes(bytes(range(256)) * 16)
+    site.route("/lamp", Page(article_html("Skerryvore lamp to shine again", LAMP)))
+    async with bot(settings, archive):
+        added = await ask(api, site.url("/lamp"), chat_id=ADMIN)
+        listing = await ask(api, "/feeds", chat_id=ADMIN)
+    assert "✓ Added “Skerryvore lamp to shine again”" in added["text"]
+    assert "feeds.sqlite3 is damaged" in listing["text"]
+    assert "citebot feeds repair" in listing["text"]

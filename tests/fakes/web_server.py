@@ -9,6 +9,10 @@ function of the request. Every request is recorded, so tests can count what was 
         site.route("/feed.xml", Page(rss, content_type="application/rss+xml", etag='"v1"'))
         fetcher.fetch(site.url("/feed.xml"))
         assert site.hits("/feed.xml") == 1
+
+Hostile bodies are built here too: `compressed` applies Content-Encodings in turn (send them
+with `headers={"Content-Encoding": "gzip, gzip"}`), and `bomb` compresses a long run of zero
+bytes without ever holding it in memory.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -286,3 +291,44 @@ def _esc(text: str) -> str:
     return (
         text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;")
     )
+
+
+# --- hostile bodies -----------------------------------------------------------------------
+
+_PIECE = 1024 * 1024
+
+
+def _compressor(coding: str) -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
+    """(feed, finish) of a streaming compressor for one Content-Encoding."""
+    if coding in ("gzip", "deflate"):
+        wbits = 31 if coding == "gzip" else 15  # deflate as HTTP means zlib-wrapped
+        z = zlib.compressobj(9, zlib.DEFLATED, wbits)
+        return z.compress, z.flush
+    if coding == "br":
+        import brotli
+
+        b = brotli.Compressor(quality=5)
+        return b.process, b.finish
+    if coding == "zstd":
+        import zstandard
+
+        s = zstandard.ZstdCompressor(level=3).compressobj()
+        return s.compress, s.flush
+    raise ValueError(f"unknown coding {coding}")
+
+
+def compressed(data: bytes, *codings: str) -> bytes:
+    """data with each Content-Encoding applied in the order given (as the header lists them)."""
+    for coding in codings:
+        feed, finish = _compressor(coding)
+        data = feed(data) + finish()
+    return data
+
+
+def bomb(size: int, *codings: str) -> bytes:
+    """size zero bytes, compressed with codings in turn: a few KB that inflate to size."""
+    first, *rest = codings
+    feed, finish = _compressor(first)
+    zeros = bytes(_PIECE)
+    parts = [feed(zeros[: min(_PIECE, size - done)]) for done in range(0, size, _PIECE)]
+    return compressed(b"".join(parts) + finish(), *rest)

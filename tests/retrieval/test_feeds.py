@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from retrieval.errors import CitebotError
 from retrieval.ingest.feeds import (
     BACKOFF_BASE,
     BACKOFF_CAP,
@@ -18,7 +20,17 @@ from retrieval.ingest.feeds import (
     poll,
 )
 from retrieval.ingest.fetching import Fetcher, InvalidURL
-from tests.fakes.web_server import Page, WebServer, article_html, atom_feed, rss_feed
+from retrieval.ingest.pages import read_holders
+from retrieval.ingest.web import Web
+from retrieval.settings import RetrievalSettings
+from tests.fakes.web_server import (
+    Page,
+    WebServer,
+    article_html,
+    atom_feed,
+    bomb,
+    rss_feed,
+)
 
 T0 = 1_700_000_000.0
 RSS = "application/rss+xml"
@@ -68,8 +80,9 @@ def site() -> Iterator[WebServer]:
 
 @pytest.fixture
 def fetcher() -> Iterator[Fetcher]:
-    """A fetcher allowed to reach 127.0.0.1, quick to give up, with no pause between requests."""
-    with Fetcher(allow_hosts=frozenset({"127.0.0.1"}), timeout=0.5, per_host_interval=0) as f:
+    """A fetcher allowed to reach 127.0.0.1, quick to give up (though not so quick that a busy
+    machine makes a local page fail), with no pause between requests."""
+    with Fetcher(allow_hosts=frozenset({"127.0.0.1"}), timeout=2.0, per_host_interval=0) as f:
         yield f
 
 
@@ -85,6 +98,16 @@ def store(tmp_path: Path) -> Iterator[FeedStore]:
 def pages(tmp_path: Path) -> Path:
     """Where fetched pages are saved."""
     return tmp_path / "data" / "pages"
+
+
+@pytest.fixture
+def web(tmp_path: Path, fetcher: Fetcher) -> Iterator[Web]:
+    """The archive's links and feeds (DATA_DIR under tmp_path), with the test fetcher."""
+    web = Web(RetrievalSettings(data_dir=tmp_path / "data"))
+    web.fetcher.close()
+    web.fetcher = fetcher
+    yield web
+    web.close()
 
 
 def front_matter(path: Path) -> dict[str, str]:
@@ -322,7 +345,7 @@ def test_unreachable_and_disallowed_feeds_are_reported(
     site: WebServer, fetcher: Fetcher, store: FeedStore, pages: Path
 ) -> None:
     site.route("/robots.txt", Page("User-agent: *\nDisallow: /private/", content_type="text/plain"))
-    site.route("/slow.xml", Page(rss_feed("Slow", []), content_type=RSS, delay=2.0))
+    site.route("/slow.xml", Page(rss_feed("Slow", []), content_type=RSS, delay=3.0))
     site.route("/private/rss.xml", Page(rss_feed("Private", []), content_type=RSS))
     site.route("/page.html", Page(article_html("Not a feed", paragraphs(1))))
     for path in ("/slow.xml", "/private/rss.xml", "/page.html"):
@@ -384,6 +407,153 @@ def test_one_article_in_two_feeds_is_one_file(
     store.add(site.url("/a.xml"), now=T0)
     store.add(site.url("/b.xml"), now=T0 + 1)
     report: PollReport = poll(store, fetcher, pages, now=T0)
-    assert len(report.added) == 1 and report.unchanged == report.added
+    assert len(report.added) == 1 and report.updated == report.added  # B is named a holder
     assert len(list(pages.rglob("*.md"))) == 1
     assert store.pages(site.url("/a.xml")) == store.pages(site.url("/b.xml"))
+    assert read_holders(report.added[0]).feeds == (site.url("/a.xml"), site.url("/b.xml"))
+    assert not poll(store, fetcher, pages, now=T0, only_due=False).changed_files
+
+
+def test_a_feed_compressed_twice_is_refused_and_the_others_are_read(
+    site: WebServer, fetcher: Fetcher, store: FeedStore, pages: Path
+) -> None:
+    site.route("/news/1", story(1))
+    site.route("/good.xml", Page(rss_feed("Good", [rss_item(site, 1)]), content_type=RSS))
+    layers = {"Content-Encoding": "gzip, gzip, gzip"}
+    body = bomb(20_000_000, "gzip", "gzip", "gzip")
+    site.route("/bomb.xml", Page(body, content_type=RSS, headers=layers))
+    store.add(site.url("/bomb.xml"), now=T0)
+    store.add(site.url("/good.xml"), now=T0 + 1)
+    report = poll(store, fetcher, pages, now=T0)
+    assert report.polled == [site.url("/good.xml")] and len(report.added) == 1
+    [(url, reason)] = report.failed
+    assert url == site.url("/bomb.xml") and "compressed more than once" in reason
+
+
+def test_a_feed_never_removes_a_page_an_admin_added(
+    site: WebServer, fetcher: Fetcher, web: Web
+) -> None:
+    site.route("/news/1", story(1))
+    [link] = web.fetch_links([site.url("/news/1")])  # an admin sends the link
+    assert link.path is not None and link.change == "added"
+    site.route("/rss.xml", Page(rss_feed("N", [rss_item(site, 1)]), content_type=RSS))
+    web.feeds.add(site.url("/rss.xml"), now=T0)
+    poll(web.feeds, fetcher, web.pages_dir, now=T0)
+
+    site.remove("/news/1")  # the feed's entry now points at a 404
+    items = [rss_item(site, 1, description="Withdrawn")]
+    site.route("/rss.xml", Page(rss_feed("N", items), content_type=RSS))
+    report = poll(web.feeds, fetcher, web.pages_dir, now=T0 + POLL_INTERVAL)
+
+    assert report.page_failures and "HTTP 404" in report.page_failures[0][1]
+    assert not report.removed and link.path.exists()  # the admin's link still holds it
+    entry = web.feeds.entry(site.url("/rss.xml"), "urn:news:story-1")
+    assert entry is not None and entry.state == "gone"
+
+
+DAMAGE = bytes(range(256)) * 16  # not SQLite: what a bad disk or a stray write leaves
+
+
+def test_a_damaged_feed_list_is_a_clear_error_naming_the_file_and_the_repair(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "feeds.sqlite3"
+    path.write_bytes(DAMAGE)
+    with pytest.raises(CitebotError) as damaged:
+        FeedStore(path)
+    message = str(damaged.value)
+    assert f"the feed list {path} is damaged" in message and "citebot feeds repair" in message
+
+
+def test_repair_keeps_the_damaged_file_and_subscribes_again_to_the_feeds_pages_name(
+    site: WebServer, web: Web
+) -> None:
+    from retrieval.ingest.feeds import repair_feed_store
+
+    for n in (1, 2):
+        site.route(f"/news/{n}", story(n))
+        site.route(f"/{n}.xml", Page(rss_feed(f"F{n}", [rss_item(site, n)]), content_type=RSS))
+        web.feeds.add(site.url(f"/{n}.xml"), now=T0 + n)
+    site.route("/3.xml", Page(rss_feed("F3", [rss_item(site, 1)]), content_type=RSS))
+    web.feeds.add(site.url("/3.xml"), now=T0 + 3)
+    assert len(web.poll().added) == 2
+    assert web.unsubscribe(site.url("/3.xml"))  # dropped: not to come back with a repair
+    path = web.feeds.path
+    web.close()
+    path.write_bytes(DAMAGE)
+
+    repaired = repair_feed_store(path, web.pages_dir)
+
+    assert repaired.status == "damaged" and repaired.backup is not None
+    assert repaired.backup.read_bytes() == DAMAGE and repaired.backup.parent == path.parent
+    assert sorted(repaired.subscribed) == [site.url("/1.xml"), site.url("/2.xml")]
+    store = FeedStore(path)
+    assert sorted(feed.url for feed in store.list()) == [site.url("/1.xml"), site.url("/2.xml")]
+    store.close()
+    assert repair_feed_store(path, web.pages_dir).status == "sound"  # nothing more to do
+
+
+def hosts_fetcher(**options: float) -> Fetcher:
+    """A fetcher that takes slow.test and fast.test for 127.0.0.1 (two sites of the test)."""
+    resolve = lambda host, port: ["127.0.0.1"]  # noqa: E731
+    names = frozenset({"slow.test", "fast.test"})
+    return Fetcher(allow_hosts=names, resolver=resolve, per_host_interval=0, **options)
+
+
+def test_a_slow_host_does_not_delay_the_other_feeds(
+    site: WebServer, store: FeedStore, pages: Path
+) -> None:
+    with WebServer() as fast, hosts_fetcher(timeout=1.0) as fetcher:
+        slow_items = []
+        for n in (1, 2, 3):  # each page answers after the time limit: 1 s each
+            site.route(f"/news/{n}", Page(story(n).body, delay=1.5))
+            slow_items.append(rss_item(site, n, link=site.url(f"/news/{n}", host="slow.test")))
+        site.route("/rss.xml", Page(rss_feed("Slow", slow_items), content_type=RSS))
+        fast.route("/news/5", story(5))
+        fast_items = [rss_item(fast, 5, link=fast.url("/news/5", host="fast.test"))]
+        fast.route("/rss.xml", Page(rss_feed("Fast", fast_items), content_type=RSS))
+        store.add(site.url("/rss.xml", host="slow.test"), now=T0)
+        store.add(fast.url("/rss.xml", host="fast.test"), now=T0 + 1)
+
+        started = time.monotonic()
+        report = poll(store, fetcher, pages, now=T0)
+
+        assert [front_matter(p)["title"] for p in report.added] == ["Story number 5"]
+        assert fast.received("/news/5")[0].at - started < 1.5  # not after the slow host's 3 s
+        assert len(report.page_failures) == 3
+
+
+def test_a_round_spends_no_more_than_its_time_budget_on_one_host(
+    site: WebServer, store: FeedStore, pages: Path
+) -> None:
+    with hosts_fetcher(timeout=0.5) as fetcher:
+        items = []
+        for n in (1, 2, 3, 4, 5):  # each page answers after the time limit: 0.5 s each
+            site.route(f"/news/{n}", Page(story(n).body, delay=0.7))
+            items.append(rss_item(site, n, link=site.url(f"/news/{n}", host="slow.test")))
+        feed = site.url("/rss.xml", host="slow.test")
+        site.route("/rss.xml", Page(rss_feed("Slow", items), content_type=RSS))
+        store.add(feed, now=T0)
+
+        report = poll(store, fetcher, pages, now=T0, host_seconds=1.2, round_seconds=30)
+
+        assert report.seconds < 2.4  # not the 2.5 s and more that five pages would take
+        failed = [url for url, _ in report.page_failures]
+        assert len(failed) >= 1 and len(report.deferred) >= 2
+        assert sorted(failed + report.deferred) == sorted(item["link"] for item in items)
+        assert site.hits("/news/5") == 0
+        for url in report.deferred:  # no failure counted: due again at the next round
+            [entry] = [e for e in store.entries(feed) if e.link == url]
+            assert entry.failures == 0 and entry.next_attempt == T0 and entry.state == "failed"
+        assert "left for the next round" in report.summary()
+
+        for n in (1, 2, 3, 4, 5):
+            site.route(f"/news/{n}", story(n))
+        with hosts_fetcher(timeout=2.0) as patient:
+            later = poll(store, patient, pages, now=T0 + 60, only_due=False)
+        assert len(later.added) == len(report.deferred)  # the failed wait for their backoff
+
+        report = poll(store, fetcher, pages, now=T0 + 9 * POLL_INTERVAL, round_seconds=0)
+        assert report.deferred == [feed] and not report.polled and not report.failed
+        state = store.get(feed)
+        assert state is not None and state.failures == 0  # still due: tried next round

@@ -6,6 +6,8 @@ import itertools
 import re
 import socket
 import threading
+import time
+import tracemalloc
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -16,24 +18,24 @@ from retrieval.errors import CitebotError
 from retrieval.ingest.fetching import (
     HTML_TYPES,
     BadContentType,
+    BadEncoding,
     BlockedAddress,
     Fetcher,
     FetchFailed,
     FetchTimeout,
     InvalidURL,
     NoArticle,
+    OutOfTime,
     PageGone,
     RobotsDisallowed,
     TooLarge,
     TooManyRedirects,
     address_problem,
-    article_path,
     normalize_url,
     parse_allow_hosts,
-    save_article,
-    store_article,
 )
-from tests.fakes.web_server import Page, WebServer, article_html
+from retrieval.ingest.pages import article_path, save_article, store_article
+from tests.fakes.web_server import Page, WebServer, article_html, bomb, compressed
 
 LOCAL = frozenset({"127.0.0.1"})
 PARAGRAPHS = [
@@ -60,8 +62,9 @@ def site() -> Iterator[WebServer]:
 
 
 def make_fetcher(**overrides: object) -> Fetcher:
-    """A fetcher that may reach 127.0.0.1, with short timeouts and no pause between requests."""
-    options: dict = {"allow_hosts": LOCAL, "timeout": 0.5, "per_host_interval": 0.0}
+    """A fetcher that may reach 127.0.0.1, with short timeouts (though not so short that a busy
+    machine makes a local page fail) and no pause between requests."""
+    options: dict = {"allow_hosts": LOCAL, "timeout": 2.0, "per_host_interval": 0.0}
     options.update(overrides)
     return Fetcher(**options)
 
@@ -176,6 +179,72 @@ def test_streamed_huge_page_stops_at_the_cap(site: WebServer) -> None:
     assert fetcher.stats.bytes < 400_000
 
 
+# --- compression (Content-Encoding) -------------------------------------------------------
+
+CODINGS = ["gzip", "deflate", "br", "zstd"]
+
+
+@pytest.mark.parametrize("coding", [*CODINGS, "x-gzip", "identity"])
+def test_one_layer_of_compression_is_decoded(
+    coding: str, site: WebServer, fetcher: Fetcher
+) -> None:
+    layer = {"x-gzip": "gzip", "identity": None}.get(coding, coding)
+    body = compressed(ARTICLE.encode(), layer) if layer else ARTICLE.encode()
+    site.route("/a", Page(body, headers={"Content-Encoding": coding}))
+    assert fetcher.fetch(site.url("/a")).body == ARTICLE.encode()
+    accepted = site.received("/a")[0].headers["accept-encoding"]
+    assert [c.strip() for c in accepted.split(",")] == CODINGS
+
+
+@pytest.mark.parametrize("coding", CODINGS)
+def test_compression_bomb_stops_at_the_cap_without_inflating(coding: str, site: WebServer) -> None:
+    """20 MB of zeros in a few KB: decoding stops at the cap, and never holds much more."""
+    site.route("/bomb", Page(bomb(20_000_000, coding), headers={"Content-Encoding": coding}))
+    with make_fetcher(max_bytes=200_000) as fetcher:
+        tracemalloc.start()
+        try:
+            with pytest.raises(TooLarge, match=re.escape("larger than 200 KB")):
+                fetcher.fetch(site.url("/bomb"))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert fetcher.stats.bytes <= 200_000 + 128 * 1024
+    assert peak < 3_000_000, f"{peak:,} bytes held while decoding"
+
+
+@pytest.mark.parametrize(
+    "codings", [("gzip", "gzip", "gzip"), ("gzip", "zstd"), ("deflate", "identity", "br")]
+)
+def test_stacked_compression_is_refused_before_decoding(
+    codings: tuple[str, ...], site: WebServer, fetcher: Fetcher
+) -> None:
+    layers = [c for c in codings if c != "identity"]
+    header = ", ".join(codings)
+    site.route("/bomb", Page(bomb(5_000_000, *layers), headers={"Content-Encoding": header}))
+    with pytest.raises(BadEncoding, match="compressed more than once") as refused:
+        fetcher.fetch(site.url("/bomb"))
+    assert header in str(refused.value)
+    assert fetcher.stats.bytes == 0
+
+
+@pytest.mark.parametrize("coding", ["compress", "x-bomb", "gzip;q=1"])
+def test_unknown_compression_is_refused(coding: str, site: WebServer, fetcher: Fetcher) -> None:
+    site.route("/a", Page(ARTICLE, headers={"Content-Encoding": coding}))
+    with pytest.raises(BadEncoding, match=re.escape(f"unknown compression ({coding})")):
+        fetcher.fetch(site.url("/a"))
+
+
+@pytest.mark.parametrize("coding", CODINGS)
+def test_damaged_compressed_body_fails_cleanly(
+    coding: str, site: WebServer, fetcher: Fetcher
+) -> None:
+    site.route(
+        "/a", Page(b"\x1f\x8b not really compressed" * 50, headers={"Content-Encoding": coding})
+    )
+    with pytest.raises(BadEncoding, match=f"damaged {coding} data"):
+        fetcher.fetch(site.url("/a"))
+
+
 def test_content_type_not_asked_for_is_refused(site: WebServer, fetcher: Fetcher) -> None:
     site.route("/report.pdf", Page(b"%PDF-1.7 ...", content_type="application/pdf"))
     with pytest.raises(BadContentType, match="application/pdf"):
@@ -264,6 +333,38 @@ def test_missing_robots_allows_and_broken_robots_fails(site: WebServer, fetcher:
         with pytest.raises(FetchFailed, match=re.escape("robots.txt")):
             fresh.fetch(other.url("/a"))
         assert other.hits("/a") == 0
+
+
+def test_failed_robots_is_cached_like_a_good_one(site: WebServer, fetcher: Fetcher) -> None:
+    site.route("/robots.txt", Page("oops", status=500, content_type="text/plain"))
+    site.route("/a", Page(ARTICLE))
+    for _ in range(3):
+        with pytest.raises(FetchFailed, match=re.escape("robots.txt")):
+            fetcher.fetch(site.url("/a"))
+    assert site.hits("/robots.txt") == 1 and site.hits("/a") == 0
+
+
+def test_a_trickling_page_is_cut_at_the_time_limit(site: WebServer) -> None:
+    """A byte just before each network wait would time out: the whole response still gets
+    no more than the time limit."""
+    site.route("/drip", Page("x" * 100, drip=0.7, piece=1))
+    with make_fetcher(timeout=1.0, respect_robots=False) as fetcher:
+        started = time.monotonic()
+        with pytest.raises(FetchTimeout):
+            fetcher.fetch(site.url("/drip"))
+        assert time.monotonic() - started < 1.35
+
+
+def test_a_deadline_stops_a_fetch_however_long_its_time_limit(site: WebServer) -> None:
+    site.route("/slow", Page(ARTICLE, delay=2.0))
+    with make_fetcher(timeout=5.0, respect_robots=False) as fetcher:
+        started = time.monotonic()
+        with fetcher.deadline(started + 0.3), pytest.raises(OutOfTime):
+            fetcher.fetch(site.url("/slow"))
+        assert time.monotonic() - started < 1.0
+        with fetcher.deadline(started - 1), pytest.raises(OutOfTime):  # already past
+            fetcher.fetch(site.url("/slow"))
+    assert site.hits("/slow") == 1
 
 
 def test_robots_can_be_switched_off(site: WebServer) -> None:
@@ -367,6 +468,41 @@ def test_allow_hosts_setting_parses_names_and_networks(site: WebServer) -> None:
         assert fetcher.fetch(site.url("/a")).status == 200
 
 
+def test_allow_hosts_entry_with_a_port_allows_that_port_only(site: WebServer) -> None:
+    site.route("/a", Page(ARTICLE))
+    resolve = lambda host, port: ["127.0.0.1"]  # noqa: E731 - "news.test" is this machine
+    with WebServer() as other:
+        other.route("/a", Page(ARTICLE))
+        for entry, host in (
+            (f"127.0.0.1:{site.port}", "127.0.0.1"),
+            (f"News.Test:{site.port}", "news.test"),
+        ):
+            allow = parse_allow_hosts(entry)
+            with make_fetcher(allow_hosts=allow, resolver=resolve) as fetcher:
+                assert fetcher.fetch(site.url("/a", host=host)).status == 200
+                with pytest.raises(BlockedAddress, match="loopback"):
+                    fetcher.fetch(other.url("/a", host=host))
+    assert other.hits() == 0
+
+
+@pytest.mark.parametrize(
+    ("entry", "allowed", "refused"),
+    [
+        ("127.0.0.0/8:8080", "http://127.0.0.2:8080/", "http://127.0.0.2:8081/"),
+        ("[::1]:8080", "http://[::1]:8080/", "http://[::1]/"),
+        ("::1", "http://[::1]:9999/", "http://[::2]/"),
+        ("127.0.0.1", "http://127.0.0.1:1/", "http://127.0.0.2/"),  # a bare host: every port
+    ],
+)
+def test_allow_hosts_ports_networks_and_ipv6(
+    entry: str, allowed: str, refused: str, no_connect: None
+) -> None:
+    with Fetcher(allow_hosts=parse_allow_hosts(entry)) as fetcher:
+        fetcher.check_url(allowed)
+        with pytest.raises(BlockedAddress):
+            fetcher.check_url(refused)
+
+
 @pytest.mark.parametrize(
     ("address", "problem"),
     [
@@ -389,9 +525,10 @@ def test_address_problem(address: str, problem: str | None) -> None:
 
 def test_article_with_metadata(site: WebServer, fetcher: Fetcher) -> None:
     site.route("/a", Page(ARTICLE))
+    site.route("/news/2024/floods", Page(ARTICLE))  # the canonical page: trusted once fetched
     article = fetcher.fetch_article(site.url("/a?utm_source=chat#comments"))
     assert article.url == site.url("/news/2024/floods")  # relative canonical, resolved
-    assert article.final_url == site.url("/a?utm_source=chat")
+    assert article.final_url == site.url("/news/2024/floods")  # the text is the canonical's
     assert article.title == "Floods hit the valley"
     assert article.date == date(2024, 3, 22)
     assert article.author == "Jane Doe"
@@ -433,6 +570,42 @@ def test_canonical_on_another_site_is_ignored(site: WebServer, fetcher: Fetcher)
     assert fetcher.fetch_article(site.url("/c")).url == site.url("/c")
 
 
+def test_a_declared_canonical_cannot_put_a_page_under_another_pages_url(
+    site: WebServer, fetcher: Fetcher, tmp_path: Path
+) -> None:
+    """/evilcanon names /page?i=1 as its canonical URL: its words must never be kept (and
+    cited) as that page's, nor replace the copy already archived."""
+    site.route("/page", Page(article_html("Floods hit the valley", PARAGRAPHS)))
+    forged = ["The flood barrier failed on Friday and the mayor hid it, officials now admit."]
+    site.route("/evilcanon", Page(article_html("Flood cover-up", forged, canonical="/page?i=1")))
+    real_path, _ = store_article(fetcher.fetch_article(site.url("/page?i=1")), tmp_path)
+    real = real_path.read_text(encoding="utf-8")
+
+    article = fetcher.fetch_article(site.url("/evilcanon"))
+    if article.url == site.url("/page?i=1"):  # trusted after fetching it: that page's own text
+        assert "mayor hid it" not in article.text and "burst its banks" in article.text
+    else:
+        assert article.url == site.url("/evilcanon")
+    store_article(article, tmp_path)
+    assert real_path.read_text(encoding="utf-8") == real  # the archived page is untouched
+
+
+def test_canonical_equal_to_the_fetched_url_costs_no_second_request(
+    site: WebServer, fetcher: Fetcher
+) -> None:
+    site.route("/news/2024/floods", Page(ARTICLE))
+    article = fetcher.fetch_article(site.url("/news/2024/floods"))
+    assert article.url == site.url("/news/2024/floods")
+    assert site.hits("/news/2024/floods") == 1
+
+
+def test_canonical_that_cannot_be_fetched_is_not_trusted(site: WebServer, fetcher: Fetcher) -> None:
+    site.route("/a", Page(ARTICLE))  # its canonical, /news/2024/floods, answers 404
+    article = fetcher.fetch_article(site.url("/a?utm_source=chat"))
+    assert article.url == site.url("/a")
+    assert "burst its banks" in article.text
+
+
 def test_page_without_text_is_no_article(site: WebServer, fetcher: Fetcher) -> None:
     site.route(
         "/empty",
@@ -454,6 +627,7 @@ def test_saved_article_is_idempotent_and_loadable(
     from retrieval.ingest.loaders import load
 
     site.route("/a", Page(ARTICLE))
+    site.route("/news/2024/floods", Page(ARTICLE))
     article = fetcher.fetch_article(site.url("/a"))
     path = save_article(article, tmp_path)
     assert path == article_path(article.url, tmp_path)
