@@ -21,6 +21,7 @@ from tests.fakes.botapi_server import BotApiServer, buttons
 pytestmark = pytest.mark.slow
 
 GROUP = -100555
+WAIT = 300.0  # seconds a reply may take on a busy machine (a transcription takes ~1 s alone)
 CROCUS = (VOICE_DATA / "crocus.ogg").read_bytes()
 
 
@@ -37,7 +38,7 @@ async def test_a_voice_note_is_answered_showing_what_was_heard(
     api.add_file("v1", "voice.ogg", CROCUS)
     async with bot(bot_settings(), spoken_archive):
         api.push_voice("v1", duration=4, chat_id=USER)
-        reply = await api.wait_for("sendMessage", chat_id=USER, timeout=120)
+        reply = await api.wait_for("sendMessage", chat_id=USER, timeout=WAIT)
     html = reply.params["text"]
     first_line = html.split("\n")[0]
     assert first_line.startswith("🎤 “Who warned Russia") and "Crocus City Hall" in first_line
@@ -58,7 +59,7 @@ async def test_a_voice_reply_to_the_bot_in_a_group_is_answered_other_voice_is_no
         await api.wait_until_fetched(chatter)
         first = await ask(api, f"/ask {CROCUS_QUESTION}", **group)
         api.push_voice("v1", duration=4, reply_to=first, **group)
-        reply = await api.wait_for("sendMessage", chat_id=GROUP, count=2, timeout=120)
+        reply = await api.wait_for("sendMessage", chat_id=GROUP, count=2, timeout=WAIT)
     assert reply.params["text"].startswith("🎤 “")
     assert len(api.calls_to("getFile")) == 1
 
@@ -82,7 +83,7 @@ async def test_recordings_that_cannot_be_heard_get_clear_replies(
             start=1,
         ):
             api.push_voice(file_id, duration=duration, kind=kind, chat_id=USER)
-            call = await api.wait_for("sendMessage", chat_id=USER, count=n, timeout=60)
+            call = await api.wait_for("sendMessage", chat_id=USER, count=n, timeout=WAIT)
             replies.append(call.params["text"])
     too_long, not_audio, cut, too_big = replies
     assert too_long.startswith("That recording is 61 s long; I transcribe up to 60 s.")
@@ -99,7 +100,7 @@ async def test_an_audio_file_sent_as_a_document_is_a_spoken_question(
     api.add_file("doc", "question.ogg", CROCUS)
     async with bot(bot_settings(), spoken_archive):
         api.push_voice("doc", kind="document", chat_id=USER)
-        reply = await api.wait_for("sendMessage", chat_id=USER, timeout=120)
+        reply = await api.wait_for("sendMessage", chat_id=USER, timeout=WAIT)
     assert reply.params["text"].startswith("🎤 “Who warned Russia")
 
 

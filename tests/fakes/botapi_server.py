@@ -150,6 +150,7 @@ class BotApiServer:
         self._inline_queries: dict[str, float] = {}  # id → when it was sent
         self.inline_answers: dict[str, dict[str, Any]] = {}  # inline query id → answer
         self.supports_inline_queries = False  # inline mode switched on with @BotFather
+        self.inline_query_timeout = INLINE_QUERY_TIMEOUT
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
         self._changed: asyncio.Condition | None = None
@@ -538,7 +539,7 @@ class BotApiServer:
     async def _m_answerInlineQuery(self, params: dict[str, Any]) -> bool:
         query_id = params.get("inline_query_id", "")
         sent_at = self._inline_queries.pop(query_id, None)
-        if sent_at is None or time.monotonic() - sent_at > INLINE_QUERY_TIMEOUT:
+        if sent_at is None or time.monotonic() - sent_at > self.inline_query_timeout:
             raise ApiError(
                 400,
                 "Bad Request: query is too old and response timeout expired or query ID is invalid",
