@@ -7,6 +7,7 @@ from retrieval.speech.whisper import (
     Transcriber,
     Transcript,
     WhisperTranscriber,
+    as_question,
     bundled_model_path,
     judge,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "Transcriber",
     "Transcript",
     "WhisperTranscriber",
+    "as_question",
     "bundled_model_path",
     "decode",
     "judge",

@@ -35,6 +35,11 @@ Priming = Literal["hotwords", "prompt", "none"]
 MIN_CONFIDENCE = 0.45
 # Whisper's beam width; 5 is its own default and costs little on a short note.
 BEAM_SIZE = 5
+# A transcript starting with one of these is a question; Whisper often leaves out its "?".
+QUESTION_WORDS = frozenset(
+    """who whom whose what when where which why how is are was were do does did can could
+    should would will has have had""".split()
+)
 
 NOTHING_HEARD = "I heard no words in that recording. Please try again, or type the question."
 NOT_UNDERSTOOD = (
@@ -131,7 +136,7 @@ class WhisperTranscriber:
         tokens = sum(max(1, len(s.tokens)) for s in pieces)
         logprob = sum(s.avg_logprob * max(1, len(s.tokens)) for s in pieces) / max(1, tokens)
         transcript = Transcript(
-            text=text[:1].upper() + text[1:],
+            text=as_question(text),
             seconds=len(samples) / 16_000,
             language=info.language,
             language_probability=float(info.language_probability),
@@ -148,6 +153,20 @@ class WhisperTranscriber:
             transcript.text,
         )
         return transcript
+
+
+def as_question(text: str) -> str:
+    """The transcript as the question was meant: capitalised, and with its question mark when
+    it starts like a question and ends without punctuation ("who won in 2018" → "Who won in
+    2018?"), so that it is read as the typed question would be."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[:1].upper() + text[1:]
+    first = text.split(maxsplit=1)[0].strip(",").lower()
+    if first in QUESTION_WORDS and text[-1].isalnum():
+        text += "?"
+    return text
 
 
 def judge(transcript: Transcript, min_confidence: float = MIN_CONFIDENCE) -> Transcript:

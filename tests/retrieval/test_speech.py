@@ -15,6 +15,7 @@ from retrieval.speech import (
     SAMPLE_RATE,
     Transcript,
     WhisperTranscriber,
+    as_question,
     decode,
     judge,
     names_in,
@@ -112,6 +113,16 @@ def heard(text: str, confidence: float = 0.8, language: str = "en") -> Transcrip
     return Transcript(text, 3.0, language, 1.0, confidence, 0.1)
 
 
+def test_a_transcript_is_written_as_the_question_was_meant() -> None:
+    assert as_question(" who won the men's singles at Wimbledon 2018") == (
+        "Who won the men's singles at Wimbledon 2018?"
+    )
+    assert as_question("How long did it last?") == "How long did it last?"
+    assert as_question("tell me about Crocus City Hall") == "Tell me about Crocus City Hall"
+    assert as_question("Who won.") == "Who won."
+    assert as_question("") == ""
+
+
 def test_a_clear_english_transcript_is_trusted() -> None:
     assert judge(heard("Who warned Russia?")).text == "Who warned Russia?"
 
@@ -122,7 +133,11 @@ def test_a_clear_english_transcript_is_trusted() -> None:
         (heard(""), NoSpeech, "heard no words"),
         (heard(" ... "), NoSpeech, "heard no words"),
         (heard("Wear hat Russland", confidence=0.2), NotUnderstood, "could not make out"),
-        (heard("Wer hat Russland gewarnt", language="de"), NotUnderstood, "another language (de)"),
+        (
+            heard("Wer hat Russland gewarnt", language="de"),
+            NotUnderstood,
+            r"another language \(de\)",
+        ),
     ],
 )
 def test_untrustworthy_transcripts_get_a_reason(
