@@ -61,7 +61,7 @@ from speech_synth import have_espeak, speak
 from bot.settings import Settings
 from retrieval import Archive, SpeechError
 from retrieval.eval.metrics import percentile
-from retrieval.speech import WhisperTranscriber, decode
+from retrieval.speech import WhisperTranscriber, decode, true_case
 from retrieval.speech.whisper import MIN_CONFIDENCE
 
 DATA = ROOT / "tests" / "data" / "news_dev.json"
@@ -199,8 +199,9 @@ def hearing(
         heard: list[tuple[str, str, float]] = []
         times: list[float] = []
         for q, _voice, _wpm, samples in notes:
-            t = whisper.transcribe(samples, vocabulary)
-            heard.append((q, t.text, t.confidence))
+            names = vocabulary.names if mode != "none" else ()
+            t = whisper.transcribe(samples, names)
+            heard.append((q, true_case(t.text, vocabulary.words), t.confidence))
             times.append(t.elapsed)
         heard_by_mode[mode] = heard
         pairs = [(q, h) for q, h, _ in heard]
@@ -237,14 +238,14 @@ def hearing(
     foreign = []
     for language, sentence in FOREIGN:
         for wpm in SPEEDS:
-            t = whisper.transcribe(decode(speak(sentence, language, wpm), 60), vocabulary)
+            t = whisper.transcribe(decode(speak(sentence, language, wpm), 60), vocabulary.names)
             foreign.append(t.confidence)
     english_kept = sum(c >= MIN_CONFIDENCE for c in english) / len(english)
     foreign_refused = sum(c < MIN_CONFIDENCE for c in foreign) / len(foreign)
     return {
         "notes": len(notes),
         "questions": len(questions),
-        "vocabulary_names": len(vocabulary),
+        "vocabulary_names": len(vocabulary.names),
         "priming": modes,
         "same_answer": round(same / len(notes), 3),
         "same_first_source": round(first / len(notes), 3),

@@ -88,7 +88,7 @@ class Archive:
         # Speech: the Whisper model is loaded on the first spoken question (or `warm_up_speech`).
         self._transcriber = transcriber
         self._speech_lock = threading.Lock()
-        self._vocabulary: tuple[str, tuple[str, ...]] | None = None  # (generation, names)
+        self._vocabulary: tuple[str, speech.Vocabulary] | None = None  # (generation, …)
         self._web: Web | None = None
         self._web_lock = threading.Lock()
         self._weighing = Weighing(
@@ -360,7 +360,9 @@ class Archive:
         small machine (the model uses `whisper_threads` cores).
         """
         samples = speech.decode(audio, self.settings.voice_max_seconds, expected_seconds)
-        return speech.judge(self.transcriber.transcribe(samples, self.vocabulary()))
+        vocabulary = self.vocabulary()
+        heard = speech.judge(self.transcriber.transcribe(samples, vocabulary.names))
+        return dataclasses.replace(heard, text=speech.true_case(heard.text, vocabulary.words))
 
     @property
     def transcriber(self) -> Transcriber:
@@ -372,19 +374,20 @@ class Archive:
                 )
             return self._transcriber
 
-    def vocabulary(self) -> tuple[str, ...]:
+    def vocabulary(self) -> speech.Vocabulary:
         """The names this archive's documents use most widely (titles and passages), to
-        prime the transcription; worked out again when the index changes."""
+        prime the transcription, and the words they are made of; worked out again when the
+        index changes."""
         self._refresh_if_due()
         lexical = self._index.lexical
         cached = self._vocabulary
         if cached is not None and cached[0] == lexical.generation:
             return cached[1]
         texts = ((c.document_id, f"{c.title}\n{c.text}") for c in self._store.scan())
-        names = speech.vocabulary(texts)
-        self._vocabulary = (lexical.generation, names)
-        log.info("primed speech with %d names of the archive", len(names))
-        return names
+        found = speech.vocabulary(texts)
+        self._vocabulary = (lexical.generation, found)
+        log.info("primed speech with %d names of the archive", len(found.names))
+        return found
 
     # -- what the archive holds ---------------------------------------------------------------
 

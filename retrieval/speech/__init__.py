@@ -2,7 +2,7 @@
 (`whisper`), primed with the names the archive holds (`vocabulary`)."""
 
 from retrieval.speech.audio import SAMPLE_RATE, decode
-from retrieval.speech.vocabulary import names_in, vocabulary
+from retrieval.speech.vocabulary import Vocabulary, names_in, true_case, vocabulary
 from retrieval.speech.whisper import (
     Transcriber,
     Transcript,
@@ -16,11 +16,13 @@ __all__ = [
     "SAMPLE_RATE",
     "Transcriber",
     "Transcript",
+    "Vocabulary",
     "WhisperTranscriber",
     "as_question",
     "bundled_model_path",
     "decode",
     "judge",
     "names_in",
+    "true_case",
     "vocabulary",
 ]

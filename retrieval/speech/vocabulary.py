@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from retrieval.text import MONTHS, STOPWORDS
 
@@ -49,10 +50,20 @@ def names_in(text: str) -> list[str]:
     return found
 
 
-def vocabulary(texts: Iterable[tuple[str, str]], max_chars: int = MAX_CHARS) -> tuple[str, ...]:
-    """The names to prime with, from (document id, text) pairs: the names found in the most
-    documents first (then the most often), each once, skipping those inside a name already
-    taken, until `max_chars` of them (joined by ", ") are used."""
+@dataclass(frozen=True)
+class Vocabulary:
+    """What an archive calls things: the names to prime the transcription with (the most
+    widespread, within the prompt's room), and every word its names are made of (how a
+    transcript's capitals are checked: `true_case`)."""
+
+    names: tuple[str, ...] = ()
+    words: frozenset[str] = field(default_factory=frozenset)
+
+
+def vocabulary(texts: Iterable[tuple[str, str]], max_chars: int = MAX_CHARS) -> Vocabulary:
+    """The vocabulary of (document id, text) pairs: the names found in the most documents
+    first (then the most often), each once, skipping those inside a name already taken, until
+    `max_chars` of them (joined by ", ") are used; and the words of all of its names."""
     documents: Counter[str] = Counter()
     mentions: Counter[str] = Counter()
     first_seen: dict[str, int] = {}
@@ -75,7 +86,30 @@ def vocabulary(texts: Iterable[tuple[str, str]], max_chars: int = MAX_CHARS) -> 
             continue
         chosen.append(name)
         used += cost
-    return tuple(chosen)
+    words = frozenset(word for name in mentions for word in name.split(" "))
+    return Vocabulary(tuple(chosen), words)
+
+
+_TOKEN = re.compile(r"[A-Za-z][\w'’]*(?:-[\w'’]+)*")
+
+
+def true_case(text: str, words: frozenset[str]) -> str:
+    """A transcript with the capitals Whisper adds ("the 2022 World Cup Final", "Men's
+    Singles") taken off the words the archive never capitalises, so that the question reads
+    as typed (capitalised words are names to the answer's checks). The first word, acronyms
+    ("FIFA") and the archive's own capitalised words keep theirs."""
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group()
+        if match.start() == 0 or not word[0].isupper() or word.isupper():
+            return word
+        if _SENTENCE_START.search(text, 0, match.start()):
+            return word
+        if word in words or _POSSESSIVE.sub("", word) in words:
+            return word
+        return word[0].lower() + word[1:]
+
+    return _TOKEN.sub(fix, text)
 
 
 def _contains(longer: str, name: str) -> bool:

@@ -19,6 +19,7 @@ from retrieval.speech import (
     decode,
     judge,
     names_in,
+    true_case,
     vocabulary,
 )
 from tests.conftest import CORPUS, VOICE_DATA
@@ -98,11 +99,11 @@ def test_vocabulary_ranks_names_by_documents_and_fits_the_budget() -> None:
         ("b", "In Moscow, Crocus City Hall."),
         ("c", "We met in Moscow."),
     ]
-    assert vocabulary(texts) == ("Moscow", "Crocus City Hall")
-    demo = vocabulary([("demo", DEMO_TEXT)])
+    assert vocabulary(texts).names == ("Moscow", "Crocus City Hall")
+    demo = vocabulary([("demo", DEMO_TEXT)]).names
     assert {"Crocus City Hall", "Sergei Naryshkin", "ISIS-K", "Washington Post"} <= set(demo)
     assert "Naryshkin" not in demo  # inside "Sergei Naryshkin", already there
-    small = vocabulary([("demo", DEMO_TEXT)], max_chars=40)
+    small = vocabulary([("demo", DEMO_TEXT)], max_chars=40).names
     assert small and len(", ".join(small)) <= 40
 
 
@@ -111,6 +112,15 @@ def test_vocabulary_ranks_names_by_documents_and_fits_the_budget() -> None:
 
 def heard(text: str, confidence: float = 0.8, language: str = "en") -> Transcript:
     return Transcript(text, 3.0, language, 1.0, confidence, 0.1)
+
+
+def test_capitals_the_archive_does_not_use_are_taken_off() -> None:
+    words = vocabulary([("demo", DEMO_TEXT)]).words
+    heard = "Did the Washington Post say the Attack was in Moscow? The Final toll. FIFA Rules"
+    assert true_case(heard, words) == (
+        "Did the Washington Post say the attack was in Moscow? The final toll. FIFA rules"
+    )
+    assert true_case("Sergei Naryshkin's Reply", words) == "Sergei Naryshkin's reply"
 
 
 def test_a_transcript_is_written_as_the_question_was_meant() -> None:
@@ -153,7 +163,7 @@ def test_untrustworthy_transcripts_get_a_reason(
 @pytest.mark.slow
 def test_whisper_hears_the_archive_names_when_primed(whisper: WhisperTranscriber) -> None:
     samples = decode(CROCUS, max_seconds=60)
-    primed = whisper.transcribe(samples, vocabulary([("demo", DEMO_TEXT)]))
+    primed = whisper.transcribe(samples, vocabulary([("demo", DEMO_TEXT)]).names)
     assert "Crocus City Hall" in primed.text
     assert primed.text.lower().startswith("who warned russia")
     assert primed.confidence > 0.5 and primed.language == "en"
@@ -171,7 +181,7 @@ def test_silence_and_german_are_not_taken_for_questions(whisper: WhisperTranscri
 
 @pytest.mark.slow
 def test_the_archive_transcribes_with_its_own_vocabulary(spoken_archive: Archive) -> None:
-    assert "Sergei Naryshkin" in spoken_archive.vocabulary()
+    assert "Sergei Naryshkin" in spoken_archive.vocabulary().names
     transcript = spoken_archive.transcribe(CROCUS, expected_seconds=4)
     assert "Crocus City Hall" in transcript.text
     with pytest.raises(AudioTooLong):
