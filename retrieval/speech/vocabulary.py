@@ -25,6 +25,8 @@ _JOINER = r"(?:of|the|de|del|der|da|di|du|la|le|van|von|al|bin|ibn)"
 _RUN = re.compile(rf"(?<![\w'’-]){_WORD}(?:[ ](?:{_JOINER}[ ])?{_WORD})*")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;…]['\"”’»)\]]*\s+|\n\s*|[\"“‘«(]\s*)$")
 _POSSESSIVE = re.compile(r"['’]s?$")
+_YEAR = re.compile(r"(?<![\d.,])(?:19|20)\d\d(?![\d.,]\d)")
+MAX_YEARS = 16  # years the archive mentions, given first (tiny.en writes "2000-26" for 2026)
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 _COMMON = STOPWORDS | frozenset(MONTHS) | _WEEKDAYS | frozenset({"i", "mr", "mrs", "ms", "dr"})
 
@@ -61,14 +63,21 @@ class Vocabulary:
 
 
 def vocabulary(texts: Iterable[tuple[str, str]], max_chars: int = MAX_CHARS) -> Vocabulary:
-    """The vocabulary of (document id, text) pairs: the names found in the most documents
-    first (then the most often), each once, skipping those inside a name already taken, until
-    `max_chars` of them (joined by ", ") are used; and the words of all of its names."""
+    """The vocabulary of (document id, text) pairs: the years mentioned in the most documents
+    (up to `MAX_YEARS`, spoken years being what tiny.en mishears most), then the names found
+    in the most documents (then the most often), each once, skipping those inside a name
+    already taken, until `max_chars` (joined by ", ") are used; and the words of all of its
+    names."""
     documents: Counter[str] = Counter()
+    years: Counter[str] = Counter()
     mentions: Counter[str] = Counter()
     first_seen: dict[str, int] = {}
     pairs: set[tuple[str, str]] = set()
     for document_id, text in texts:
+        for year in _YEAR.findall(text):
+            if (year, document_id) not in pairs:
+                pairs.add((year, document_id))
+                years[year] += 1
         for name in names_in(text):
             mentions[name] += 1
             first_seen.setdefault(name, len(first_seen))
@@ -76,8 +85,8 @@ def vocabulary(texts: Iterable[tuple[str, str]], max_chars: int = MAX_CHARS) -> 
                 pairs.add((name, document_id))
                 documents[name] += 1
     ranked = sorted(mentions, key=lambda n: (-documents[n], -mentions[n], first_seen[n]))
-    chosen: list[str] = []
-    used = 0
+    chosen = sorted(y for y, _ in years.most_common(MAX_YEARS))
+    used = sum(len(y) + 2 for y in chosen)
     for name in ranked:
         if any(_contains(other, name) for other in chosen):
             continue
@@ -102,6 +111,8 @@ def true_case(text: str, words: frozenset[str]) -> str:
     def fix(match: re.Match[str]) -> str:
         word = match.group()
         if match.start() == 0 or not word[0].isupper() or word.isupper():
+            return word
+        if re.match(r"I['’]", word):  # I'll, I'm, I've
             return word
         if _SENTENCE_START.search(text, 0, match.start()):
             return word

@@ -103,6 +103,8 @@ def test_vocabulary_ranks_names_by_documents_and_fits_the_budget() -> None:
     demo = vocabulary([("demo", DEMO_TEXT)]).names
     assert {"Crocus City Hall", "Sergei Naryshkin", "ISIS-K", "Washington Post"} <= set(demo)
     assert "Naryshkin" not in demo  # inside "Sergei Naryshkin", already there
+    years = vocabulary([("a", "Held in 2018, and in 2019."), ("b", "The 2018 final, 3.2018")])
+    assert years.names == ("2018", "2019")  # years first: tiny.en mishears them most
     small = vocabulary([("demo", DEMO_TEXT)], max_chars=40).names
     assert small and len(", ".join(small)) <= 40
 
@@ -121,6 +123,7 @@ def test_capitals_the_archive_does_not_use_are_taken_off() -> None:
         "Did the Washington Post say the attack was in Moscow? The final toll. FIFA rules"
     )
     assert true_case("Sergei Naryshkin's Reply", words) == "Sergei Naryshkin's reply"
+    assert true_case("Where, I'll Ask, is Moscow", words) == "Where, I'll ask, is Moscow"
 
 
 def test_a_transcript_is_written_as_the_question_was_meant() -> None:
