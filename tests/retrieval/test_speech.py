@@ -103,8 +103,6 @@ def test_vocabulary_ranks_names_by_documents_and_fits_the_budget() -> None:
     demo = vocabulary([("demo", DEMO_TEXT)]).names
     assert {"Crocus City Hall", "Sergei Naryshkin", "ISIS-K", "Washington Post"} <= set(demo)
     assert "Naryshkin" not in demo  # inside "Sergei Naryshkin", already there
-    years = vocabulary([("a", "Held in 2018, and in 2019."), ("b", "The 2018 final, 3.2018")])
-    assert years.names == ("2018", "2019")  # years first: tiny.en mishears them most
     small = vocabulary([("demo", DEMO_TEXT)], max_chars=40).names
     assert small and len(", ".join(small)) <= 40
 
