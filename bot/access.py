@@ -38,6 +38,11 @@ class AccessPolicy:
             return False
         return not (self.allowed_chats and chat_id not in self.allowed_chats)
 
+    @property
+    def restricted(self) -> bool:
+        """Whether some users or chats are kept out."""
+        return bool(self.allowed_users or self.allowed_chats)
+
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.admins
 

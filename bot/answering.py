@@ -11,6 +11,7 @@ short message for the user.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 
@@ -56,26 +57,45 @@ async def admit(update: Update, context: BotContext) -> bool:
 
 
 async def answer_question(update: Update, context: BotContext, text: str) -> None:
-    """Answer `text`, asked in this update's chat, with a cited, buttoned reply.
+    """Answer `text`, asked in this update's chat, if the sender may ask now."""
+    if await may_ask(update, context):
+        await reply_with_answer(update, context, text)
+
+
+async def may_ask(update: Update, context: BotContext) -> bool:
+    """Whether the sender may ask a question here and now (access, then the per-user rate
+    limit, which this counts); a sender over the limit is told once when to try again."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None or not await admit(update, context):
+        return False
+    s = context.services
+    verdict = s.rate_limiter.check(user.id)
+    if verdict.allowed:
+        return True
+    if verdict.notify:
+        await reply_html(
+            context.bot,
+            message,
+            f"You are asking faster than {s.rate_limiter.per_minute} questions a minute."
+            f" Please try again in {verdict.retry_after} s.",
+        )
+    return False
+
+
+async def reply_with_answer(
+    update: Update, context: BotContext, text: str, heard: str | None = None
+) -> None:
+    """Reply to this update's message with a cited, buttoned answer to `text` (the sender
+    was admitted by `may_ask`); `heard` is the transcript of a spoken question, shown first.
 
     With an LLM configured and quota left, the answer is streamed: a first message as soon as
     a checked sentence is ready, edited as the answer grows, then the final checked answer.
     Over quota the answer quotes the archive directly and says so.
     """
     message, chat, user = update.effective_message, update.effective_chat, update.effective_user
-    if message is None or chat is None or user is None or not await admit(update, context):
+    if message is None or chat is None or user is None:
         return
     s = context.services
-    verdict = s.rate_limiter.check(user.id)
-    if not verdict.allowed:
-        if verdict.notify:
-            await reply_html(
-                context.bot,
-                message,
-                f"You are asking faster than {s.rate_limiter.per_minute} questions a minute."
-                f" Please try again in {verdict.retry_after} s.",
-            )
-        return
     use_llm, notice = llm_allowance(s, user.id)
     stream = s.archive.ask(
         text,
@@ -86,12 +106,13 @@ async def answer_question(update: Update, context: BotContext, text: str) -> Non
     thread_id = message.message_thread_id if message.is_topic_message else None
     every = s.timing.edit_every(private=chat.type == ChatType.PRIVATE)
     live = LiveMessage(context.bot, message, every, thread_id)
+    draft = functools.partial(render_draft, heard=heard)
     async with typing(context.bot, chat.id, thread_id, s.timing.typing_every):
-        answer = await follow(stream, live, render_draft)
+        answer = await follow(stream, live, draft)
     if not s.access.is_admin(user.id):
         s.quota.charge(user.id, answer.llm_calls)
     s.memory.remember(chat.id, answer.follow_up_of or " ".join(text.split()))
-    parts = render_answer(answer, notice=notice)
+    parts = render_answer(answer, notice=notice, heard=heard)
     shown = ShownAnswer(ShownAnswer.new_id(), chat.id, answer, parts[-1])
     await asyncio.to_thread(s.feedback.keep, shown)  # before sending: buttons work at once
     await live.finish(parts, answer_keyboard(shown.id, answer.citations))

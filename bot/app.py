@@ -15,6 +15,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
@@ -62,7 +63,9 @@ def build_application(
     )
     base_url = settings.telegram_api_base_url.strip()
     if base_url:
-        builder = builder.base_url(base_url).base_file_url(file_url(settings))
+        builder = builder.base_url(base_url)
+    if base_url or settings.telegram_api_base_file_url.strip():
+        builder = builder.base_file_url(file_url(settings))
     application = builder.build()
     attach(application, Services.create(settings, archive, clock=clock, timing=timing))
     budget = ReplyBudget(
@@ -76,8 +79,8 @@ def build_application(
 def file_url(settings: Settings) -> str:
     """Where files are downloaded from: the setting, else derived from the API base url
     (`…/bot` → `…/file/bot`, as the Bot API server lays them out)."""
-    if settings.telegram_api_file_url.strip():
-        return settings.telegram_api_file_url.strip()
+    if settings.telegram_api_base_file_url.strip():
+        return settings.telegram_api_base_file_url.strip()
     base = settings.telegram_api_base_url.strip().rstrip("/")
     if not base:
         return TELEGRAM_FILE_URL
@@ -87,17 +90,20 @@ def file_url(settings: Settings) -> str:
 
 def add_handlers(application: Application, budget: ReplyBudget | None = None) -> None:  # type: ignore[type-arg]
     """Route updates: commands anywhere, plain text in private chats, addressed text in
-    groups, documents, buttons. Edited messages, channel posts and updates from bots are
+    groups, voice notes and audio (private, or addressed in groups), documents, buttons,
+    inline queries. Edited messages, channel posts and updates from bots are
     not answered. Every update passes `handlers.guard` first, which applies the `budget` of
     replies to every reply path."""
     new = filters.UpdateType.MESSAGE  # not edited messages, not channel posts
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
+    audio_file = filters.Document.AUDIO  # an audio file sent as a document is spoken too
     guard = functools.partial(handlers.guard, budget=budget)
     application.add_handler(TypeHandler(Update, guard), group=-1)
     application.add_handlers(
         [
-            CommandHandler(["start", "help"], handlers.on_help, filters=new),
+            CommandHandler("start", handlers.on_start, filters=new),
+            CommandHandler("help", handlers.on_help, filters=new),
             CommandHandler("sources", handlers.on_sources, filters=new),
             CommandHandler("ask", handlers.on_ask, filters=new),
             CommandHandler("feeds", handlers.on_feeds_command, filters=new),
@@ -105,10 +111,12 @@ def add_handlers(application: Application, budget: ReplyBudget | None = None) ->
                 new & private & filters.TEXT & ~filters.COMMAND, handlers.on_private_text
             ),
             MessageHandler(new & groups & filters.TEXT & ~filters.COMMAND, handlers.on_group_text),
+            MessageHandler(new & (filters.VOICE | filters.AUDIO | audio_file), handlers.on_voice),
             MessageHandler(new & filters.Document.ALL, handlers.on_document),
             MessageHandler(new & private & filters.COMMAND, handlers.on_unknown_command),
             MessageHandler(new & private, handlers.on_other_private),
             CallbackQueryHandler(handlers.on_button),
+            InlineQueryHandler(handlers.on_inline_query),
         ]
     )
     application.add_error_handler(handlers.on_error)

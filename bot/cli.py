@@ -98,7 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(run=cmd_ingest)
 
     ask = commands.add_parser("ask", help="answer a question with cited passages")
-    ask.add_argument("question")
+    ask.add_argument("question", nargs="?", help="the question (or --voice FILE)")
+    ask.add_argument(
+        "--voice",
+        type=Path,
+        metavar="FILE",
+        help="a recording of the question (OGG/Opus, MP3, M4A, WAV…), transcribed offline",
+    )
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.set_defaults(run=cmd_ask)
 
@@ -300,12 +306,25 @@ def print_report(report: IngestReport, as_json: bool = False) -> None:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    if (args.question is None) == (args.voice is None):
+        print("error: give a question or --voice FILE (one of them)", file=sys.stderr)
+        return 2
+    if args.voice is not None and not args.voice.is_file():
+        print(f"error: {args.voice} is not a file", file=sys.stderr)
+        return 2
     archive = open_archive(settings)
     if not len(archive.lexical):
         print("The index is empty: run `citebot ingest` first.", file=sys.stderr)
         return 1
-    answer = archive.ask(args.question).answer
-    print(json.dumps(answer.to_dict()) if args.json else format_answer(answer))
+    heard = archive.transcribe(args.voice).text if args.voice is not None else None
+    answer = archive.ask(heard or args.question).answer
+    if args.json:
+        data = answer.to_dict()
+        if heard is not None:
+            data["transcript"] = heard
+        print(json.dumps(data))
+    else:
+        print(f"🎤 “{heard}”\n\n{format_answer(answer)}" if heard else format_answer(answer))
     return 0
 
 

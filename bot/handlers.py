@@ -15,20 +15,26 @@ from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.addressing import addressed_question, command_argument
-from bot.answering import ASK_USAGE, admit, answer_question, press_button
+from bot.answering import ASK_USAGE, EXPIRED_ANSWER, admit, answer_question, press_button
 from bot.delivery import reply_html
+from bot.inline import INLINE_CHAT, answer_id_of, answer_inline_query
 from bot.limits import BudgetVerdict, ReplyBudget
 from bot.links import on_feeds, only_links, receive_links
 from bot.render import esc, render_help, render_sources
 from bot.services import BotContext
 from bot.uploads import receive_document
-from retrieval import IndexUnavailable, InvalidQuestion
+from bot.voice import receive_voice, recording_of
+from bot.worker import Busy
+from retrieval import IndexUnavailable, InvalidQuestion, SpeechError
 
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong while handling that. Please try again in a moment."
 UNAVAILABLE = "The archive is temporarily unavailable, please try again in a minute."
-TEXT_ONLY = "I answer questions sent as text. Send me a question, or /help to see what I know."
+TEXT_ONLY = (
+    "I answer questions sent as text or as voice notes. Send me a question, or /help to see"
+    " what I know."
+)
 UNKNOWN_COMMAND = "I do not know that command. /help lists what I can do."
 SLOW_DOWN = {
     "user": "Please slow down: I answer at most {limit} messages a minute from you."
@@ -135,15 +141,33 @@ async def _tell(update: Update, context: BotContext, text: str, what: str) -> No
 
 
 async def on_help(update: Update, context: BotContext) -> None:
-    """/start and /help: what the archive holds and how to ask."""
+    """/help (and a bare /start): what the archive holds and how to ask."""
     message = update.effective_message
     if message is None or not await admit(update, context):
         return
     s = context.services
     stats = await asyncio.to_thread(s.archive.stats, 0)
     user_id = update.effective_user.id if update.effective_user else None
-    text = render_help(stats, context.bot.username, s.access.is_admin(user_id))
+    inline = bool(context.bot.bot.supports_inline_queries)
+    text = render_help(stats, context.bot.username, s.access.is_admin(user_id), inline)
     await reply_html(context.bot, message, text)
+
+
+async def on_start(update: Update, context: BotContext) -> None:
+    """/start: the help, or, from an inline answer's button (`/start q_<id>`), that answer's
+    question answered in full here."""
+    message = update.effective_message
+    answer_id = answer_id_of(context.args[0]) if context.args else None
+    if message is None or answer_id is None or message.chat.type != ChatType.PRIVATE:
+        await on_help(update, context)
+        return
+    if not await admit(update, context):
+        return
+    shown = await asyncio.to_thread(context.services.feedback.find, answer_id)
+    if shown is None or shown.chat_id != INLINE_CHAT:  # only answers offered inline
+        await reply_html(context.bot, message, esc(EXPIRED_ANSWER))
+        return
+    await answer_question(update, context, shown.answer.question)
 
 
 async def on_sources(update: Update, context: BotContext) -> None:
@@ -216,6 +240,26 @@ async def on_document(update: Update, context: BotContext) -> None:
         await receive_document(context, message)
 
 
+async def on_voice(update: Update, context: BotContext) -> None:
+    """A voice note, audio message or audio file: a spoken question (in groups, only as a
+    reply to the bot or with a caption mentioning it)."""
+    message = update.effective_message
+    recording = recording_of(message) if message is not None else None
+    if message is None or recording is None:
+        return
+    if message.chat.type != ChatType.PRIVATE and (
+        addressed_question(message, context.bot.username, context.bot.id) is None
+    ):
+        return
+    if await admit(update, context):
+        await receive_voice(update, context, message, recording)
+
+
+async def on_inline_query(update: Update, context: BotContext) -> None:
+    """`@bot question` in any chat: the cited answer, ready to send there."""
+    await answer_inline_query(update, context)
+
+
 async def on_other_private(update: Update, context: BotContext) -> None:
     """A sticker, photo, voice note… in a private chat: say what the bot reads."""
     if update.effective_message and await admit(update, context):
@@ -235,7 +279,7 @@ async def on_button(update: Update, context: BotContext) -> None:
 
 def user_message(error: BaseException | None) -> str | None:
     """What the user is told about an error; None when nothing can or should be said."""
-    if isinstance(error, InvalidQuestion):
+    if isinstance(error, InvalidQuestion | SpeechError | Busy):
         return str(error)
     if isinstance(error, IndexUnavailable):
         return UNAVAILABLE
@@ -253,6 +297,8 @@ async def on_error(update: object, context: BotContext) -> None:
         return
     if isinstance(error, InvalidQuestion):
         log.info("%s: unfit question: %s", where, error)
+    elif isinstance(error, SpeechError | Busy):
+        log.info("%s: spoken question not transcribed: %s", where, error)
     elif isinstance(error, IndexUnavailable):
         log.warning("%s: index unavailable: %s", where, error)
     else:
@@ -268,7 +314,9 @@ def _describe(update: object) -> str:
         return "background work" if update is None else f"update {update!r:.200}"
     user = update.effective_user
     chat = update.effective_chat
-    kind = "button" if update.callback_query else "message"
+    kind = (
+        "button" if update.callback_query else "inline query" if update.inline_query else "message"
+    )
     return (
         f"update {update.update_id} ({kind} from user {user.id if user else '?'}"
         f" in chat {chat.id if chat else '?'})"

@@ -1,6 +1,6 @@
-"""Per-chat follow-up memory: the last question of each chat, with an expiry, in process
-memory (conversation context, not data worth keeping). The archive decides whether a new
-message follows up on it (`retrieval.answer.followup`).
+"""Short-lived memory in the process (conversation context, not data worth keeping): the
+last question of each chat, for follow-ups (the archive decides whether a new message follows
+up on it: `retrieval.answer.followup`), and recent inline answers by question.
 """
 
 from __future__ import annotations
@@ -8,6 +8,9 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 
 class FollowupMemory:
@@ -42,3 +45,44 @@ class FollowupMemory:
         self._last.move_to_end(chat_id)
         while len(self._last) > self.max_chats:
             self._last.popitem(last=False)
+
+
+class RecentAnswers(Generic[T]):
+    """Answers to recent questions, reused for `ttl_seconds` (inline mode asks the same
+    question again with every pause in typing, and several people may ask it): keyed by the
+    question with case and spacing ignored, at most `max_items`."""
+
+    def __init__(
+        self,
+        ttl_seconds: float,
+        max_items: int = 1_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_items = max_items
+        self._clock = clock
+        self._items: OrderedDict[str, tuple[T, float]] = OrderedDict()
+
+    @staticmethod
+    def key(question: str) -> str:
+        return " ".join(question.casefold().split())
+
+    def get(self, question: str) -> T | None:
+        key = self.key(question)
+        entry = self._items.get(key)
+        if entry is None:
+            return None
+        value, at = entry
+        if self._clock() - at > self.ttl_seconds:
+            del self._items[key]
+            return None
+        return value
+
+    def put(self, question: str, value: T) -> None:
+        if self.ttl_seconds <= 0:
+            return
+        key = self.key(question)
+        self._items[key] = (value, self._clock())
+        self._items.move_to_end(key)
+        while len(self._items) > self.max_items:
+            self._items.popitem(last=False)

@@ -87,14 +87,21 @@ class _Block:
 
 
 def render_answer(
-    answer: Answer, limit: int = MAX_CHARS, *, notice: str | None = None
+    answer: Answer,
+    limit: int = MAX_CHARS,
+    *,
+    notice: str | None = None,
+    heard: str | None = None,
 ) -> list[str]:
     """The answer with its `[n]` markers, then a compact source list, as one or more messages.
 
-    `notice` is a one-line remark shown in italics above the answer (e.g. why it quotes the
-    archive instead of being written by the LLM).
+    `heard` is the transcript of a spoken question, shown first (🎤 “…”) so that a mishearing
+    is seen; `notice` is a one-line remark shown in italics above the answer (e.g. why it
+    quotes the archive instead of being written by the LLM).
     """
     blocks: list[_Block] = []
+    if heard:
+        blocks.append(_Block(heard_line(heard)))
     if answer.follow_up_of:
         note = esc(shorten(answer.follow_up_of, NOTE_CHARS))
         blocks.append(_Block(f"<i>Follow-up to: {note}</i>"))
@@ -160,17 +167,43 @@ def _bold_marks(fragment: str) -> str:
     return "".join(out)
 
 
-def render_draft(text: str, limit: int = MAX_CHARS) -> str:
+def render_inline(answer: Answer, limit: int = MAX_CHARS, sentences: int = 2) -> str:
+    """An answer to send into any chat from inline mode, as one message: the question, the
+    answer's first `sentences` (the answer itself in bold) and the sources they cite (for a
+    refusal, the nearest sources), linked where they have a web address."""
+    blocks = [_Block(f"❓ <i>{esc(shorten(answer.question, NOTE_CHARS))}</i>")]
+    marked = _mark(answer.text, answer.highlights)
+    pieces = _answer_pieces(marked, limit // 2)[:sentences]
+    shown = "".join(sep + piece if i else piece for i, (sep, piece) in enumerate(pieces))
+    if shown:
+        blocks.append(_Block(_bold_marks(esc(shown)), "\n\n"))
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", shown)}
+    sources = [c for c in answer.citations if c.n in cited or answer.refused or not cited]
+    if sources:
+        heading = "<b>Nearest sources</b>" if answer.refused else "<b>Sources</b>"
+        blocks.append(_Block(f"{heading}\n{source_line(sources[0])}", "\n\n"))
+        blocks.extend(_Block(source_line(c)) for c in sources[1:])
+    return (_pack(blocks, limit) or [EMPTY_ANSWER])[0]
+
+
+def heard_line(transcript: str) -> str:
+    """What was heard in a spoken question: 🎤 “…”."""
+    return f"🎤 “{esc(shorten(transcript, NOTE_CHARS))}”"
+
+
+def render_draft(text: str, limit: int = MAX_CHARS, heard: str | None = None) -> str:
     """An answer still being written (checked sentences only), as one message ending in "…":
-    as many whole sentences from the start as fit."""
-    budget = limit - size(DRAFT_TAIL)
+    as many whole sentences from the start as fit (below what was heard, for a spoken
+    question)."""
+    head = f"{heard_line(heard)}\n\n" if heard else ""
+    budget = limit - size(DRAFT_TAIL) - size(head)
     body = ""
     for sep, piece in _answer_pieces(text, budget):
         grown = body + esc(sep if body else "") + esc(piece)
         if size(grown) > budget:
             break
         body = grown
-    return f"{body}{DRAFT_TAIL}"
+    return f"{head}{body}{DRAFT_TAIL}"
 
 
 def source_line(citation: Citation) -> str:
@@ -355,8 +388,10 @@ def _highlight(passage: str, spans: Sequence[tuple[int, int]], start: int, end: 
 # -- listings --------------------------------------------------------------------------------
 
 
-def render_help(stats: ArchiveStats, bot_username: str, is_admin: bool = False) -> str:
-    """What the bot knows and how to ask it."""
+def render_help(
+    stats: ArchiveStats, bot_username: str, is_admin: bool = False, inline: bool = False
+) -> str:
+    """What the bot knows and how to ask it (`inline`: whether inline mode is switched on)."""
     if stats.documents:
         holds = f"I answer questions about an archive of {_count(stats.documents, 'document')}"
         if stats.first_date and stats.last_date:
@@ -368,9 +403,17 @@ def render_help(stats: ArchiveStats, bot_username: str, is_admin: bool = False) 
         holds,
         "",
         "<b>How to ask</b>",
-        "• In a private chat, just send your question.",
+        "• In a private chat, just send your question, typed or as a voice note (in English;"
+        " I show what I heard).",
         f"• In a group, write <code>/ask your question</code>, mention @{esc(bot_username)},"
         " or reply to one of my messages.",
+    ]
+    if inline:
+        lines.append(
+            f"• In any chat, type <code>@{esc(bot_username)} your question</code> to send a cited"
+            " answer there."
+        )
+    lines += [
         "",
         "Every answer quotes the archive and cites it: tap <b>[n]</b> to read the passage,"
         " 👍/👎 to tell me whether it helped. A short follow-up such as “and when was that?”"

@@ -1,5 +1,6 @@
 """What the handlers share: the archive (model and index loaded once), the access rules, the
-rate limit, the LLM quota, the follow-up memory, the feedback store and the timing of replies;
+rate limit, the LLM quota, the follow-up memory, the feedback store, the transcription worker,
+the recent inline answers and the timing of replies;
 and the typed context through which a handler reaches them (`context.services`), installed
 with `ContextTypes(context=BotContext, bot_data=BotData)`.
 """
@@ -14,11 +15,12 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.access import AccessPolicy, OncePer, RecentIds
-from bot.feedback import FeedbackStore
+from bot.feedback import FeedbackStore, ShownAnswer
 from bot.limits import LLMQuota, RateLimiter
-from bot.memory import FollowupMemory
+from bot.memory import FollowupMemory, RecentAnswers
 from bot.settings import Settings
 from bot.streaming import Timing
+from bot.worker import BoundedWorker
 from retrieval import Archive
 
 REFUSAL_REPEAT_SECONDS = 3600.0
@@ -36,6 +38,8 @@ class Services:
     feedback: FeedbackStore
     refused: OncePer  # (chat, user) pairs already told they are not allowed
     quota: LLMQuota  # LLM calls per user and hour (admins are not counted)
+    transcriber: BoundedWorker  # voice notes, one at a time, a short line
+    inline_answers: RecentAnswers[ShownAnswer]  # answers offered inline, by question
     seen_updates: RecentIds = field(default_factory=RecentIds)
     timing: Timing = field(default_factory=Timing)
 
@@ -62,6 +66,8 @@ class Services:
             ),
             refused=OncePer(REFUSAL_REPEAT_SECONDS, clock=clock),
             quota=LLMQuota(settings.llm_calls_per_hour, clock=clock),
+            transcriber=BoundedWorker(settings.voice_queue, name="transcriber"),
+            inline_answers=RecentAnswers(settings.inline_cache_seconds, clock=clock),
             timing=timing or Timing(),
         )
 

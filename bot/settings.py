@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import NoDecode
 
 from retrieval.settings import RetrievalSettings
@@ -19,7 +19,12 @@ class Settings(RetrievalSettings):
 
     telegram_bot_token: str = ""
     telegram_api_base_url: str = ""  # e.g. http://127.0.0.1:8081/bot; empty = Telegram's own
-    telegram_api_file_url: str = ""  # derived from the base url when empty
+    # python-telegram-bot's `base_file_url`, where files (voice notes, uploads) are downloaded
+    # from; empty = derived from the base url. TELEGRAM_API_FILE_URL is its earlier name.
+    telegram_api_base_file_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("telegram_api_base_file_url", "telegram_api_file_url"),
+    )
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()  # empty = everyone
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()  # empty = every chat
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
@@ -35,6 +40,12 @@ class Settings(RetrievalSettings):
     feedback_keep_answers: int = Field(default=2000, ge=0)
     followup_ttl_seconds: int = Field(default=600, ge=0)
     max_upload_mb: float = Field(default=20.0, gt=0)
+    # Voice notes waiting for the transcriber beyond the one it works on; a note arriving when
+    # they are all taken is told the bot is busy (text questions are never held up by them).
+    voice_queue: int = Field(default=4, ge=0)
+    # How long an inline answer (`@bot question` in any chat) is reused for the same question,
+    # by the bot and by Telegram's servers (seconds).
+    inline_cache_seconds: int = Field(default=60, ge=0, le=3600)
 
     webhook_url: str = ""
     webhook_listen: str = "0.0.0.0"

@@ -10,6 +10,7 @@ from retrieval.errors import (
     IndexUnavailable,
     InvalidQuestion,
     LoadError,
+    SpeechError,
     UnsupportedFile,
 )
 from retrieval.ingest.pipeline import IngestReport
@@ -31,5 +32,6 @@ __all__ = [
     "InvalidQuestion",
     "LoadError",
     "RetrievalSettings",
+    "SpeechError",
     "UnsupportedFile",
 ]

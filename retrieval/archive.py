@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from retrieval import speech
 from retrieval.answer.composer import AnswerStream, Composer
 from retrieval.answer.evidence import Evidence, Weighing, weigh
 from retrieval.answer.extractive import ExtractiveComposer, refusal
@@ -43,6 +44,7 @@ from retrieval.search.dated import dated_stages
 from retrieval.search.dates import detect
 from retrieval.search.hybrid import Searcher, SearchParams, Stages
 from retrieval.settings import RetrievalSettings
+from retrieval.speech import Transcriber, Transcript, WhisperTranscriber
 from retrieval.types import Answer, Hit
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class Archive:
         llm: Composer | None = None,
         reader: Reader | None = None,
         weighing: Weighing | None = None,
+        transcriber: Transcriber | None = None,
     ) -> None:
         self.settings = settings
         self.params = params or SearchParams()
@@ -87,6 +90,10 @@ class Archive:
             (self.params.bm25_k1, self.params.bm25_b),
         )
         self._refreshed_at = time.monotonic()
+        # Speech: the Whisper model is loaded on the first spoken question (or `warm_up_speech`).
+        self._transcriber = transcriber
+        self._speech_lock = threading.Lock()
+        self._vocabulary: tuple[str, speech.Vocabulary] | None = None  # (generation, …)
         self._web: Web | None = None
         self._web_lock = threading.Lock()
         self._pages_ingested: dict[str, tuple[int, int, int]] = {}  # see poll_feeds
@@ -367,6 +374,49 @@ class Archive:
                 note = f"Nothing dated {stages.filtered} answers this; {which} have other dates."
                 return wider, wider_evidence, (note,)
         return stages.final, evidence, stages.notes
+
+    # -- spoken questions ----------------------------------------------------------------------
+
+    def transcribe(
+        self, audio: bytes | bytearray | Path, expected_seconds: float | None = None
+    ) -> Transcript:
+        """The question spoken in a recording, transcribed offline and primed with the names
+        this archive holds. A SpeechError (its message fit for a user) when the recording is
+        not audio, cut short (shorter than `expected_seconds`), longer than
+        `voice_max_seconds`, silent, or not understood.
+
+        Blocking (decoding, the model): run it in a worker thread; one at a time is best on a
+        small machine (the model uses `whisper_threads` cores).
+        """
+        samples = speech.decode(audio, self.settings.voice_max_seconds, expected_seconds)
+        vocabulary = self.vocabulary()
+        heard = speech.judge(self.transcriber.transcribe(samples, vocabulary.names))
+        return dataclasses.replace(heard, text=speech.true_case(heard.text, vocabulary.words))
+
+    @property
+    def transcriber(self) -> Transcriber:
+        """The speech-to-text model (loaded on first use, once across threads)."""
+        with self._speech_lock:
+            if self._transcriber is None:
+                self._transcriber = WhisperTranscriber(
+                    self.settings.whisper_model, threads=self.settings.whisper_threads
+                )
+            return self._transcriber
+
+    def vocabulary(self) -> speech.Vocabulary:
+        """The names this archive's documents use most widely (titles and passages), to
+        prime the transcription, and the words they are made of; worked out again when the
+        index changes."""
+        self._refresh_if_due()
+        lexical = self._index.lexical
+        cached = self._vocabulary
+        if cached is not None and cached[0] == lexical.generation:
+            return cached[1]
+        texts = ((c.document_id, f"{c.title}\n{c.text}") for c in self._store.scan())
+        found = speech.vocabulary(texts)
+        self._vocabulary = (lexical.generation, found)
+        log.info("primed speech with %d names of the archive", len(found.names))
+        return found
 
     # -- what the archive holds ---------------------------------------------------------------
 

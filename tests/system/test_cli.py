@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.conftest import CROCUS_QUESTION
+from tests.conftest import CROCUS_QUESTION, VOICE_DATA
 
 
 @pytest.fixture
@@ -46,6 +46,28 @@ def test_json_output_is_one_object(env: Path, capsys: pytest.CaptureFixture[str]
     answer = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert answer["citations"][0]["date"] == "2024-04-02"
     assert answer["refused"] is False
+
+
+@pytest.mark.slow
+def test_ask_voice_transcribes_the_recording_and_answers(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["ingest"])
+    capsys.readouterr()
+    assert main(["ask", "--voice", str(VOICE_DATA / "crocus.ogg"), "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert answer["transcript"].startswith("Who warned Russia")
+    assert "Crocus City Hall" in answer["transcript"]
+    assert answer["citations"][0]["source"] == "corpus/us-warned-russia-crocus-city-hall.txt"
+    main(["ask", "--json", answer["transcript"]])  # what was heard, typed: the same answer
+    typed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {k: answer[k] for k in typed} == typed and "transcript" not in typed
+    (env / "notes.ogg").write_text("These are notes, not a recording.")
+    assert main(["ask", "--voice", str(env / "notes.ogg")]) == 1
+    assert "could not read that as audio" in capsys.readouterr().err
+    assert main(["ask"]) == 2
+    assert main(["ask", "--voice", str(env / "missing.ogg")]) == 2
+    assert main(["ask", "a question", "--voice", str(env / "notes.ogg")]) == 2
 
 
 def test_failures_are_listed_with_reasons(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
