@@ -86,7 +86,9 @@ class Row:
 
 def ask_all(archive: Archive, questions, data: str, half_of, setting="full") -> list[Row]:  # type: ignore[no-untyped-def]
     rows = []
-    for q in questions:
+    for done, q in enumerate(questions, start=1):
+        if done % 500 == 0:
+            print(f"  {data}/{setting}: {done:,}/{len(questions):,}", file=sys.stderr, flush=True)
         answer = archive.ask(q.text).answer
         golds = q.answers
         if data.startswith("news"):

@@ -69,7 +69,7 @@ class ReaderNet(nn.Module):
     def __init__(self, encoder: nn.Module) -> None:
         super().__init__()
         self.encoder = encoder
-        hidden = encoder.config.hidden_size
+        hidden: int = encoder.config.hidden_size  # type: ignore[union-attr,assignment]
         self.dropout = nn.Dropout(0.1)
         self.answer_head = nn.Linear(hidden, 1)
         self.span_head = nn.Linear(hidden, 2)
@@ -137,7 +137,7 @@ def save_weights(net: ReaderNet, path: Path, meta: dict[str, Any]) -> None:
 def load_trained(base_path: str | Path, path: Path) -> ReaderNet:
     """The reader with its shipped weights, adapters merged into plain linear layers, in eval
     mode. Raises ValueError if the file does not fit the base."""
-    meta = check_metadata(base_path, path)
+    meta = check_metadata(str(base_path), path)
     net = with_adapters(base_path, int(meta["rank"]), float(meta["alpha"]))
     state = {n: t.float() for n, t in load_file(str(path)).items()}
     missing = set(trained_state(net)) - set(state)

@@ -393,7 +393,7 @@ def evaluate_squad2(
             round(sum(ex for _, ex in answered) / n, 4),
         )
 
-    refused, answered, in_text, exact = at(threshold)
+    refused_share, answered_share, in_text, exact_share = at(threshold)
     by_rules = [ref for can, ref, *_ in rows if not can]
     return Squad2Report(
         data_set=index.eval_set.name,
@@ -401,10 +401,10 @@ def evaluate_squad2(
         answerable=sum(1 for r in rows if r[0]),
         unanswerable=sum(1 for r in rows if not r[0]),
         threshold=threshold,
-        refused_unanswerable=refused,
-        answered_answerable=answered,
+        refused_unanswerable=refused_share,
+        answered_answerable=answered_share,
         answer_in_text=in_text,
-        highlight_exact=exact,
+        highlight_exact=exact_share,
         refused_by_rules=round(sum(by_rules) / max(len(by_rules), 1), 4),
         curve=tuple(ThresholdPoint(t, *at(t)[:2]) for t in [round(0.05 * i, 2) for i in range(21)]),
         latency_p50_ms=round(1000 * percentile(latencies, 50), 1),
