@@ -14,6 +14,7 @@ from telegram import Message
 from bot.delivery import reply_html, typing
 from bot.render import esc, shorten
 from bot.services import BotContext
+from retrieval import CitebotError
 from retrieval.ingest.fetching import FetchError
 from retrieval.ingest.web import urls_in
 
@@ -101,6 +102,9 @@ async def poll_feeds(context: BotContext) -> None:
     archive = context.services.archive
     try:
         report, ingested = await asyncio.to_thread(archive.poll_feeds)
+    except CitebotError as exc:  # the index is unusable as it is: said in a line
+        log.error("feed round failed: %s", exc)
+        return
     except Exception:  # a failing round is logged and tried again next time
         log.exception("feed round failed")
         return

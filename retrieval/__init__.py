@@ -7,6 +7,7 @@ from retrieval.archive import Archive, ArchiveStats
 from retrieval.errors import (
     CitebotError,
     IndexCorrupt,
+    IndexMismatch,
     IndexUnavailable,
     InvalidQuestion,
     LoadError,
@@ -26,6 +27,7 @@ __all__ = [
     "Document",
     "Hit",
     "IndexCorrupt",
+    "IndexMismatch",
     "IndexUnavailable",
     "IngestReport",
     "InvalidQuestion",
