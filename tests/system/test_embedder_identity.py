@@ -109,6 +109,8 @@ def test_the_cli_says_what_built_the_index_and_how_to_fix_it(
     Archive(settings, embedder=torch_embedder).ingest()
     cli_environment(monkeypatch, settings)  # and the default embedder: onnx int8
     for command in (["ask", CROCUS_QUESTION], ["ingest"]):
+        # (an ingest that embeds nothing mixes nothing, and goes through: so add a file)
+        (corpus_dir / "new.txt").write_text("A new story about the harbour.\n", encoding="utf-8")
         assert main(command) == 1
         err = capsys.readouterr().err
         assert err.startswith("error: the index was built with all-MiniLM-L6-v2 on torch fp32")
