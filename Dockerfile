@@ -29,8 +29,11 @@ COPY bot ./bot
 COPY retrieval ./retrieval
 RUN pip install --no-deps . && rm -rf build ./*.egg-info
 
-# Fail the build, not the first question, if the bundled model cannot be loaded offline.
-RUN python -c "from retrieval.embedding import SentenceTransformerEmbedder as E; E().embed(['ok'])"
+# Export the bundled model to ONNX once, into the image (read-only for the user the containers
+# run as), and fail the build, not the first question, if it cannot be loaded offline.
+ENV MODEL_CACHE_DIR=/opt/citebot/onnx
+RUN python -c "from retrieval.index.embedding import make_embedder; \
+from retrieval.settings import RetrievalSettings as S; make_embedder(S()).embed(['ok'])"
 
 # The demo corpus; mount your own documents over /app/corpus.
 COPY corpus ./corpus

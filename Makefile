@@ -36,7 +36,11 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	# --no-deps: it pins huggingface-hub<2, older than transformers 5 needs; it works with the newer.
+	$(BIN)/pip install --quiet --no-deps langchain-huggingface==1.2.3
 	$(BIN)/python benchmarks/ingest_throughput.py
+	$(BIN)/python benchmarks/ingest_vs_peer.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

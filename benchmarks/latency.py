@@ -9,6 +9,9 @@ corpus is SQuAD's paragraphs and SciFact's abstracts, then passages of 1-3 sente
 from both (each a document of its own) until the index holds about N chunks; building
 100,000 chunks embeds for 15-40 minutes on 2 cores.
 
+The embedder is the configured one (EMBEDDING_BACKEND and EMBEDDING_PRECISION from the
+environment; ONNX int8 by default); the cache folder's name records it.
+
 Questions (SQuAD dev, every 5th) are asked through `Archive.ask` in a fresh process that
 only opens the index, so the memory figure is what a bot serving that index holds. Stage
 times come from thin timing wrappers around the embedder, the store and the BM25 index.
@@ -32,7 +35,8 @@ from retrieval.archive import Archive
 from retrieval.eval.data import EvalDocument, EvalSet, load_beir, load_squad
 from retrieval.eval.metrics import percentile
 from retrieval.eval.run import EvalIndex
-from retrieval.index import ChromaStore, SentenceTransformerEmbedder
+from retrieval.index import ChromaStore
+from retrieval.index.embedding import make_embedder
 from retrieval.settings import RetrievalSettings
 from retrieval.text import sentence_spans
 
@@ -124,7 +128,7 @@ def measure(root: Path, questions: int) -> dict[str, Any]:
     times: dict[str, list[float]] = {}
     archive = Archive(
         settings,
-        embedder=Timed(SentenceTransformerEmbedder(), times, embed="embed question"),
+        embedder=Timed(make_embedder(settings), times, embed="embed question"),
         store=Timed(ChromaStore(settings), times, nearest="dense (Chroma)", get="fetch chunks"),
     )
     archive.warm_up()

@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         for problem in exc.errors():
             name = ".".join(str(part) for part in problem["loc"]).upper()
+            if not name:  # a rule over several settings: its message names them
+                print(f"error: {problem['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+                continue
             value = problem.get("input")
             print(f"error: setting {name}={value!s}: {problem['msg']}", file=sys.stderr)
         print("(see .env.example for every setting)", file=sys.stderr)

@@ -25,12 +25,16 @@ from bot.services import BotContext
 from bot.uploads import receive_document
 from bot.voice import receive_voice, recording_of
 from bot.worker import Busy
-from retrieval import IndexUnavailable, InvalidQuestion, SpeechError
+from retrieval import IndexMismatch, IndexUnavailable, InvalidQuestion, SpeechError
 
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong while handling that. Please try again in a moment."
 UNAVAILABLE = "The archive is temporarily unavailable, please try again in a minute."
+REBUILD_NEEDED = (
+    "The archive's index was built with another embedding model than the one this bot is"
+    " set to use, so it cannot answer until its administrator runs `citebot ingest --rebuild`."
+)
 TEXT_ONLY = (
     "I answer questions sent as text or as voice notes. Send me a question, or /help to see"
     " what I know."
@@ -283,6 +287,8 @@ def user_message(error: BaseException | None) -> str | None:
         return str(error)
     if isinstance(error, IndexUnavailable):
         return UNAVAILABLE
+    if isinstance(error, IndexMismatch):
+        return REBUILD_NEEDED
     if isinstance(error, Forbidden):
         return None
     return APOLOGY
@@ -301,6 +307,8 @@ async def on_error(update: object, context: BotContext) -> None:
         log.info("%s: spoken question not transcribed: %s", where, error)
     elif isinstance(error, IndexUnavailable):
         log.warning("%s: index unavailable: %s", where, error)
+    elif isinstance(error, IndexMismatch):
+        log.error("%s: %s", where, error)
     else:
         log.error("%s failed", where, exc_info=error)
     text = user_message(error)

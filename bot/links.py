@@ -14,7 +14,7 @@ from telegram import Message
 from bot.delivery import reply_html, typing
 from bot.render import esc, shorten
 from bot.services import BotContext
-from retrieval.errors import CitebotError
+from retrieval import CitebotError
 from retrieval.ingest.fetching import FetchError
 from retrieval.ingest.web import urls_in
 
@@ -106,7 +106,7 @@ async def poll_feeds(context: BotContext) -> None:
     archive = context.services.archive
     try:
         report, ingested = await asyncio.to_thread(archive.poll_feeds)
-    except CitebotError as exc:  # e.g. a damaged feed list: the message says what to do
+    except CitebotError as exc:  # a damaged feed list, an unusable index: the message says
         log.error("feed round failed: %s", exc)
         return
     except Exception:  # a failing round is logged and tried again next time

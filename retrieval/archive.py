@@ -28,8 +28,14 @@ from retrieval.answer.extractive import ExtractiveComposer, refusal
 from retrieval.answer.followup import resolve, rewrite_followup
 from retrieval.answer.llm import LLMComposer
 from retrieval.answer.reader import WEIGHTS, Reader
-from retrieval.errors import IndexUnavailable, InvalidQuestion
-from retrieval.index.embedding import Embedder, SentenceTransformerEmbedder
+from retrieval.errors import IndexMismatch, IndexUnavailable, InvalidQuestion
+from retrieval.index.embedding import (
+    Embedder,
+    EmbedderIdentity,
+    legacy_identity,
+    make_embedder,
+    mismatch_message,
+)
 from retrieval.index.lexical import DocumentInfo, LexicalIndex
 from retrieval.index.snapshots import IndexState, discard_index_files
 from retrieval.index.store import ChromaStore, Store
@@ -39,7 +45,6 @@ from retrieval.ingest.manifest import Manifest
 from retrieval.ingest.pages import listing
 from retrieval.ingest.pipeline import Ingestor, IngestReport, Progress
 from retrieval.ingest.web import LinkResult, Web
-from retrieval.onnx import default_cache_dir
 from retrieval.search.dated import dated_stages
 from retrieval.search.dates import detect
 from retrieval.search.hybrid import Searcher, SearchParams, Stages
@@ -77,11 +82,8 @@ class Archive:
     ) -> None:
         self.settings = settings
         self.params = params or SearchParams()
-        if embedder is None:
-            embedder = SentenceTransformerEmbedder(
-                settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
-            )
-        self._embedder = embedder
+        self._embedder = embedder if embedder is not None else make_embedder(settings)
+        self._embedder_checked: str | None = None  # the generation it was last checked for
         self._store: Store = store if store is not None else ChromaStore(settings)
         self._index = IndexState(
             self._store,
@@ -101,7 +103,7 @@ class Archive:
         # the training command, rather than a failure at the first question).
         self._reader = reader or Reader(
             Path(settings.reader_weights) if settings.reader_weights else WEIGHTS,
-            cache_dir=default_cache_dir(settings.data_dir),
+            cache_dir=settings.onnx_dir,
         )
         self._reader.verify()
         self._weighing = weighing or Weighing(
@@ -140,9 +142,31 @@ class Archive:
 
     def warm_up(self) -> None:
         """Load the embedding model and the reader now rather than on the first question
-        (blocking)."""
+        (blocking), and check that the index was built by this embedder (IndexMismatch if
+        not)."""
         self._embedder.embed(["warm up"])
         self._reader.read("warm up", [("", "Warm up.")])
+        self._check_embedder()
+
+    def _check_embedder(self, writing: bool = False) -> None:
+        """IndexMismatch if the store holds vectors of another embedder than this archive's.
+        A writer records its embedder in a store that records none: an empty one, or one
+        built before identities were recorded by the embedder presumed then (torch fp32 of
+        the configured model; see `legacy_identity`)."""
+        mine = self._embedder.identity
+        text = self._store.embedder()
+        recorded = EmbedderIdentity.from_json(text)
+        legacy = not text
+        if legacy:
+            if self._store.count() == 0:
+                if writing:
+                    self._store.set_embedder(mine.to_json())
+                return
+            recorded = legacy_identity(mine, self._store.dimension())
+        if recorded != mine:
+            raise IndexMismatch(mismatch_message(recorded, mine, legacy))
+        if legacy and writing:
+            self._store.set_embedder(mine.to_json())
 
     # -- ingestion ---------------------------------------------------------------------------
 
@@ -162,10 +186,15 @@ class Archive:
         """The ingest itself; the caller holds the write lock."""
         settings = self.settings
         manifest = Manifest(settings.manifest_path)
+
+        def before_first_vectors() -> None:
+            mark()
+            self._check_embedder(writing=True)
+
         try:
             ingestor = Ingestor(
                 self._store,
-                self._embedder,
+                _Checked(self._embedder, before_first_vectors),
                 manifest,
                 max_chunk_chars=settings.chunk_max_chars,
                 max_file_bytes=int(settings.max_file_mb * 1024 * 1024),
@@ -178,7 +207,10 @@ class Archive:
             report = ingestor.run(paths, progress)
         finally:
             manifest.close()
+        started = time.perf_counter()
         self._index.publish_if_stale(report.changed_anything)
+        report.lexical_seconds = time.perf_counter() - started
+        report.seconds += report.lexical_seconds
         return report
 
     def rebuild(self, progress: Progress | None = None) -> IngestReport:
@@ -190,6 +222,14 @@ class Archive:
         """
         with self._index.writing() as mark:
             discard_index_files(self.settings, vector_store=False, locked=True)
+            # The old vectors (perhaps another embedder's) are all deleted before the first
+            # new ones are written, which then record the configured embedder. Killed in
+            # between, the index records none and counts as built before identities were.
+            mark()
+            self._store.set_embedder("")
+            stored = self._store.dimension()
+            if stored is not None and stored != self._embedder.identity.dimension:
+                self._store.clear()  # Chroma keeps a collection's dimension for good
             return self._ingest(self.settings.source_dirs(), progress, mark)
 
     # -- the web: links and feeds ---------------------------------------------------------------
@@ -287,6 +327,9 @@ class Archive:
     def _search(self, question: str, k: int | None = None, dated: bool = True) -> Stages:
         self._refresh_if_due()
         lexical = self._index.lexical
+        if self._embedder_checked != lexical.generation:
+            self._check_embedder()  # again whenever another process changed the index
+            self._embedder_checked = lexical.generation
         searcher = Searcher(self._store, self._embedder, lexical, self.params)
         k = k or self.settings.search_top_k
         # Dates in a question about an undated archive (an encyclopaedia, papers) are about
@@ -436,3 +479,23 @@ class Archive:
             last_date=days[-1] if days else None,
             newest=tuple(ordered[:newest]),
         )
+
+
+class _Checked:
+    """The archive's embedder as an ingest uses it: `before` runs once, before the first
+    texts are embedded (it checks the store's recorded embedder and records this one)."""
+
+    def __init__(self, inner: Embedder, before: Callable[[], None]) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._before: Callable[[], None] | None = before
+
+    @property
+    def identity(self) -> EmbedderIdentity:
+        return self.inner.identity
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        if self._before is not None:
+            self._before()
+            self._before = None
+        return self.inner.embed(texts)

@@ -7,6 +7,8 @@ CitebotError
  ├── IndexUnavailable     the vector store cannot be reached right now
  │    └── IndexBusy        another process is writing to the archive; this one waited
  ├── IndexCorrupt         an index file is damaged; `citebot ingest --rebuild` repairs it
+ ├── IndexMismatch        the index was built by another embedder; `--rebuild` re-embeds it
+ ├── EmbedderUnavailable  the embedding model cannot be loaded or exported
  ├── ReaderUnavailable    the reader's weights are missing, damaged or for another base model
  ├── InvalidEvalData      an evaluation data set is missing or malformed (`citebot eval`)
  └── SpeechError          a spoken question cannot be turned into text
@@ -45,6 +47,15 @@ class IndexBusy(IndexUnavailable):
 
 class IndexCorrupt(CitebotError):
     """A file of the index is damaged."""
+
+
+class IndexMismatch(CitebotError):
+    """The index holds vectors of another embedder (model, backend, precision or dimension)
+    than the one configured; mixing them would corrupt the search."""
+
+
+class EmbedderUnavailable(CitebotError):
+    """The configured embedding model cannot be loaded or exported (the message says why)."""
 
 
 class ReaderUnavailable(CitebotError):

@@ -15,8 +15,8 @@ race both export and the last rename wins (the two files are equivalent). Nothin
 downloads anything.
 
 int8 is ONNX Runtime's dynamic quantisation: the weights of MatMul (and a fused Attention's)
-stored as signed 8-bit integers, activations quantised on the fly (VNNI kernels on CPUs that
-have them); about a quarter of the fp32 file.
+stored as signed 8-bit integers per output channel, activations quantised on the fly (VNNI
+kernels on CPUs that have them); those weights take a quarter of their fp32 size.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ PRECISIONS: tuple[Precision, ...] = ("fp32", "int8")
 Optimization = Literal["disable", "basic", "extended", "all"]
 
 # Bump when the way a module is exported or quantised changes: old files are then unused.
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 OPSET = 17
 
 
@@ -124,7 +124,9 @@ def export(
 
 def quantize_int8(source: Path, target: Path) -> None:
     """Dynamic int8 quantisation of an fp32 ONNX file: MatMul and Attention weights as signed
-    8-bit integers per tensor (VNNI-friendly), activations quantised at run time."""
+    8-bit integers with a scale per output channel (per tensor, MiniLM's vectors drift to a
+    cosine of 0.75-0.97 with the fp32 model's; per channel, 0.98-0.995), activations
+    quantised at run time."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with _quiet_logging():
@@ -133,7 +135,7 @@ def quantize_int8(source: Path, target: Path) -> None:
             target,
             op_types_to_quantize=["MatMul", "Attention"],
             weight_type=QuantType.QInt8,
-            per_channel=False,
+            per_channel=True,
             reduce_range=False,
         )
 
@@ -194,10 +196,10 @@ def _ort_version() -> str:
 
 @contextlib.contextmanager
 def _quiet_logging() -> Any:
-    """The quantiser logs every node it skips at INFO on the root logger."""
+    """The quantiser logs every node it skips, and advice, on the root logger."""
     root = logging.getLogger()
     level = root.level
-    root.setLevel(max(level, logging.WARNING))
+    root.setLevel(max(level, logging.ERROR))
     try:
         yield
     finally:

@@ -12,7 +12,8 @@ import pytest
 
 from bot.settings import Settings
 from retrieval.archive import Archive
-from retrieval.index.embedding import SentenceTransformerEmbedder
+from retrieval.index.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
+from retrieval.settings import RetrievalSettings
 from retrieval.speech import WhisperTranscriber
 from tests.fakes.llm_server import FakeLLMServer
 
@@ -37,8 +38,17 @@ def llm_server() -> Iterator[FakeLLMServer]:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    """The real bundled all-MiniLM-L6-v2, shared by every test (loading costs seconds)."""
+def embedder() -> Embedder:
+    """The default embedder (the bundled all-MiniLM-L6-v2 on ONNX Runtime, exported into the
+    model cache beside the venv on first use), shared by every test."""
+    model = make_embedder(RetrievalSettings(_env_file=None))  # type: ignore[call-arg]
+    model.embed(["warm up"])
+    return model
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> SentenceTransformerEmbedder:
+    """The same model on torch (sentence-transformers): the reference, and another embedder."""
     model = SentenceTransformerEmbedder()
     model.embed(["warm up"])
     return model
@@ -76,7 +86,7 @@ def corpus_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def archive(
-    make_settings: Callable[..., Settings], corpus_dir: Path, embedder: SentenceTransformerEmbedder
+    make_settings: Callable[..., Settings], corpus_dir: Path, embedder: Embedder
 ) -> Iterator[Archive]:
     """An archive over the demo corpus, ingested, with the real model and embedded Chroma."""
     result = Archive(make_settings(), embedder=embedder)

@@ -124,9 +124,9 @@ class _Totals:
 class EvalIndex:
     """An evaluation corpus written as files and ingested into its own archive.
 
-    With `cache_dir` the index is kept in a folder named after the corpus, the embedding
-    model and the chunk size, and reused by the next run (ingest skips unchanged files);
-    without it the index lives in a temporary folder removed by `close`.
+    With `cache_dir` the index is kept in a folder named after the corpus, the embedder
+    (model, backend, precision) and the chunk size, and reused by the next run (ingest skips
+    unchanged files); without it the index lives in a temporary folder removed by `close`.
     """
 
     def __init__(
@@ -493,6 +493,7 @@ def _corpus_key(documents: Sequence[EvalDocument], settings: RetrievalSettings) 
     for part in (
         _INDEX_VERSION,
         settings.embedding_model or "bundled-all-MiniLM-L6-v2",
+        f"{settings.embedding_backend}-{settings.embedding_precision}",
         str(settings.chunk_max_chars),
     ):
         digest.update(part.encode() + b"\0")

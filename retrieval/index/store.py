@@ -56,6 +56,23 @@ class Store(Protocol):
         hosts, sharing no lock file, take turns."""
         ...
 
+    def embedder(self) -> str:
+        """The identity of the embedder whose vectors the store holds, as recorded by the
+        writer ('' when none is recorded: an empty store, or one written before citebot
+        recorded it)."""
+        ...
+
+    def set_embedder(self, identity: str) -> None: ...
+
+    def dimension(self) -> int | None:
+        """The length of the vectors the store takes (None while it has never held any)."""
+        ...
+
+    def clear(self) -> None:
+        """Delete every chunk and start afresh, so that vectors of another length fit (the
+        store's own records, such as the generation and the lease, are kept)."""
+        ...
+
     def set_lease(self, lease: str) -> None: ...
 
     def reopen(self) -> None:
@@ -389,6 +406,38 @@ class ChromaStore:
     @_unavailable_on_failure
     def set_lease(self, lease: str) -> None:
         self._update_metadata(lease=lease)
+
+    @_unavailable_on_failure
+    def embedder(self) -> str:
+        return str(self._metadata().get("embedder", ""))
+
+    @_unavailable_on_failure
+    def set_embedder(self, identity: str) -> None:
+        self._update_metadata(embedder=identity)
+
+    @_unavailable_on_failure
+    def dimension(self) -> int | None:
+        collection = self._client.get_collection(self._connected().name, embedding_function=None)
+        # Chroma fixes a collection's dimension at its first vectors, deleted or not.
+        known = getattr(getattr(collection, "_model", None), "dimension", None)
+        if known:
+            return int(known)
+        first = collection.get(limit=1, include=["embeddings"])["embeddings"]
+        return len(first[0]) if first is not None and len(first) else None
+
+    @_unavailable_on_failure
+    def clear(self) -> None:
+        with self._metadata_lock:
+            metadata = self._metadata()
+            with self._connect_lock:
+                self._client.delete_collection(self._collection_name)
+                self._collection = self._client.get_or_create_collection(
+                    self._collection_name,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    embedding_function=None,
+                )
+                if metadata:
+                    self._collection.modify(metadata=metadata)
 
     def _metadata(self) -> dict[str, Any]:
         """The collection's metadata as stored now (read afresh: another process may have

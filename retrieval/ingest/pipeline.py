@@ -48,7 +48,9 @@ class IngestReport:
     chunks_embedded: int = 0
     orphans_deleted: int = 0
     seconds: float = 0.0
-    embed_seconds: float = 0.0
+    embed_seconds: float = 0.0  # of `seconds`: embedding (tokenising included)
+    store_seconds: float = 0.0  # … writing to and deleting from the vector store
+    lexical_seconds: float = 0.0  # … building and saving the BM25 snapshot (set by the archive)
 
     @property
     def changed_anything(self) -> bool:
@@ -260,10 +262,14 @@ class Ingestor:
         if fresh:
             started = time.perf_counter()
             vectors = self.embedder.embed([c.indexed_text() for c in fresh])
-            report.embed_seconds += time.perf_counter() - started
+            embedded = time.perf_counter()
+            report.embed_seconds += embedded - started
             self._upsert(fresh, vectors)
+            report.store_seconds += time.perf_counter() - embedded
         if stale:
+            started = time.perf_counter()
             self._delete(stale)
+            report.store_seconds += time.perf_counter() - started
         self.manifest.record(
             Entry(
                 p.key,

@@ -10,7 +10,7 @@ import pytest
 
 from bot.settings import Settings
 from retrieval.archive import Archive
-from retrieval.index.embedding import SentenceTransformerEmbedder
+from retrieval.index.embedding import Embedder
 from retrieval.search.dated import event_date, order_hits
 from retrieval.search.dates import DateConstraint, detect, mentioned_dates
 from retrieval.types import Chunk, Hit
@@ -183,7 +183,7 @@ NEWS = {
 def news(
     tmp_path: Path,
     make_settings: Callable[..., Settings],
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> Archive:
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -17,7 +17,7 @@ from retrieval.eval import run as evaluation
 from retrieval.eval.data import load_beir, load_squad, read_qrels
 from retrieval.eval.metrics import mrr_at, ndcg_at, percentile, recall_at, unique
 from retrieval.eval.report import render, to_json
-from retrieval.index.embedding import SentenceTransformerEmbedder
+from retrieval.index.embedding import Embedder
 
 # -- metrics ------------------------------------------------------------------------------------
 
@@ -246,7 +246,7 @@ def test_question_subsets_split_into_complementary_halves(tmp_path: Path) -> Non
 def test_beir_evaluation_scores_every_stage_with_the_product_pipeline(
     tmp_path: Path,
     make_settings: Callable[..., Settings],
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     data = load_beir(write_beir(tmp_path / "tiny"))
     cache = tmp_path / "cache"
@@ -272,7 +272,7 @@ def test_beir_evaluation_scores_every_stage_with_the_product_pipeline(
 def test_a_temporary_index_is_removed_when_done(
     tmp_path: Path,
     make_settings: Callable[..., Settings],
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     data = load_beir(write_beir(tmp_path / "tiny"))
     with evaluation.eval_index(data, make_settings(), embedder) as index:
@@ -284,7 +284,7 @@ def test_a_temporary_index_is_removed_when_done(
 def test_squad_evaluation_checks_paragraphs_answers_and_latency(
     tmp_path: Path,
     make_settings: Callable[..., Settings],
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     data = load_squad(write_squad(tmp_path / "tiny.json"))
     with evaluation.eval_index(data, make_settings(), embedder) as index:
@@ -302,7 +302,7 @@ def test_squad_evaluation_checks_paragraphs_answers_and_latency(
 def test_refusal_evaluation_asks_questions_whose_article_is_not_indexed(
     tmp_path: Path,
     make_settings: Callable[..., Settings],
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     data = load_squad(write_squad(tmp_path / "tiny.json"))
     corpus, answerable, unanswerable = evaluation.split_for_refusal(data)

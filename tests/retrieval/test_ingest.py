@@ -11,18 +11,22 @@ import pytest
 
 from bot.settings import Settings
 from retrieval.archive import Archive
-from retrieval.index.embedding import SentenceTransformerEmbedder
+from retrieval.index.embedding import Embedder, EmbedderIdentity
 from retrieval.ingest.manifest import Manifest
 
 
 class CountingEmbedder:
     """The real embedder, counting what it is asked to embed; can be told to fail."""
 
-    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+    def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.name = inner.name
         self.texts = 0
         self.fail_after: int | None = None
+
+    @property
+    def identity(self) -> EmbedderIdentity:
+        return self.inner.identity
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if self.fail_after is not None and self.texts + len(texts) > self.fail_after:
@@ -32,7 +36,7 @@ class CountingEmbedder:
 
 
 @pytest.fixture
-def counting(embedder: SentenceTransformerEmbedder) -> CountingEmbedder:
+def counting(embedder: Embedder) -> CountingEmbedder:
     return CountingEmbedder(embedder)
 
 

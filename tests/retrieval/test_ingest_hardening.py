@@ -14,7 +14,7 @@ import pytest
 from bot.settings import Settings
 from retrieval.archive import Archive
 from retrieval.errors import LoadError
-from retrieval.index.embedding import SentenceTransformerEmbedder
+from retrieval.index.embedding import Embedder
 from retrieval.ingest import loaders
 from tests.retrieval.test_ingest import assert_consistent
 
@@ -43,7 +43,7 @@ def test_links_out_of_the_corpus_are_skipped_and_reported(
     make_settings: Callable[..., Settings],
     corpus_dir: Path,
     outside: Path,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     (corpus_dir / "passwords.txt").symlink_to(outside / "secret.txt")
     (corpus_dir / "shared").symlink_to(outside / "more", target_is_directory=True)
@@ -85,7 +85,7 @@ def test_links_named_on_the_command_line_are_checked_too(
     make_settings: Callable[..., Settings],
     corpus_dir: Path,
     outside: Path,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     """`citebot ingest corpus/*` names the files one by one: a link among them is still a link."""
     link = corpus_dir / "passwords.txt"
@@ -101,7 +101,7 @@ def test_links_in_the_uploads_folder_are_skipped(
     make_settings: Callable[..., Settings],
     corpus_dir: Path,
     outside: Path,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     settings = make_settings()
     settings.uploads_dir.mkdir(parents=True)
@@ -116,7 +116,7 @@ def test_a_link_indexed_before_the_fix_is_removed_on_the_next_ingest(
     make_settings: Callable[..., Settings],
     corpus_dir: Path,
     outside: Path,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     """What a version that followed links indexed under the link's name goes at the next run."""
     link = corpus_dir / "passwords.txt"
@@ -208,7 +208,7 @@ def test_docx_inflated_size_and_member_count_are_capped(tmp_path: Path) -> None:
 
 
 def test_documents_over_the_character_and_passage_caps_are_refused(
-    tmp_path: Path, make_settings: Callable[..., Settings], embedder: SentenceTransformerEmbedder
+    tmp_path: Path, make_settings: Callable[..., Settings], embedder: Embedder
 ) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -9,7 +9,7 @@ import pytest
 
 from bot.settings import Settings
 from retrieval.archive import Archive
-from retrieval.index.embedding import SentenceTransformerEmbedder
+from retrieval.index.embedding import Embedder
 from retrieval.search.hybrid import (
     SearchParams,
     fuse,
@@ -79,9 +79,7 @@ CORPUS = {
 
 
 @pytest.fixture(scope="module")
-def small(
-    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
-) -> Archive:
+def small(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Archive:
     root = tmp_path_factory.mktemp("search")
     corpus = root / "corpus"
     corpus.mkdir()

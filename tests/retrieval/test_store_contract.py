@@ -14,7 +14,7 @@ import pytest
 
 from bot.settings import Settings
 from retrieval.archive import Archive
-from retrieval.index.embedding import SentenceTransformerEmbedder
+from retrieval.index.embedding import Embedder
 from retrieval.index.store import ChromaStore
 from retrieval.types import Chunk
 from tests.conftest import CROCUS_QUESTION
@@ -157,6 +157,28 @@ def test_generation_is_shared_by_every_client_of_the_store(
     assert reader.count() == 1
 
 
+def test_the_embedder_recorded_with_the_store_is_shared_and_kept_by_clear(
+    backend_settings: Callable[..., Settings],
+) -> None:
+    settings = backend_settings()
+    writer = ChromaStore(settings)
+    assert writer.embedder() == "" and writer.dimension() is None
+    writer.upsert([make_chunk(i) for i in range(3)], vectors(3))
+    writer.set_embedder('{"model": "m", "dimension": 16}')
+    writer.set_generation("gen-1")
+    reader = ChromaStore(settings)
+    assert reader.embedder() == '{"model": "m", "dimension": 16}'
+    assert reader.dimension() == DIM
+    writer.delete([make_chunk(i).id for i in range(3)])
+    assert writer.dimension() == DIM  # an emptied collection still takes only DIM
+    writer.clear()
+    assert writer.count() == 0 and writer.dimension() is None
+    assert writer.generation() == "gen-1" and writer.embedder() != ""  # records kept
+    wider = np.ones((1, 2 * DIM), dtype=np.float32) / np.sqrt(2 * DIM)
+    writer.upsert([make_chunk(9)], wider)  # vectors of another length now fit
+    assert writer.dimension() == 2 * DIM and writer.count() == 1
+
+
 def test_an_empty_store_answers_every_call(store: ChromaStore) -> None:
     assert store.count() == 0
     assert store.ids() == set()
@@ -167,7 +189,7 @@ def test_an_empty_store_answers_every_call(store: ChromaStore) -> None:
 def test_archive_ingests_and_answers_through_the_store(
     backend_settings: Callable[..., Settings],
     corpus_dir: Path,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     archive = Archive(backend_settings(), embedder=embedder)
     first = archive.ingest()

@@ -20,7 +20,7 @@ import pytest
 from bot.settings import Settings
 from retrieval.archive import Archive
 from retrieval.errors import IndexUnavailable
-from retrieval.index.embedding import SentenceTransformerEmbedder
+from retrieval.index.embedding import Embedder
 from tests.conftest import CROCUS_QUESTION
 from tests.fakes.chroma_server import ChromaServer
 
@@ -172,7 +172,7 @@ def through(make_settings: Callable[..., Settings], proxy: AuthProxy, token: str
 def test_the_token_rides_on_every_request_of_an_ingest_and_a_question(
     make_settings: Callable[..., Settings],
     corpus_dir: object,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
     proxy: AuthProxy,
 ) -> None:
     archive = Archive(through(make_settings, proxy, SECRET), embedder=embedder)
@@ -198,7 +198,7 @@ def test_the_token_rides_on_every_request_of_an_ingest_and_a_question(
 def test_a_token_revoked_mid_conversation_is_named_when_the_next_question_fails(
     make_settings: Callable[..., Settings],
     corpus_dir: object,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
     proxy: AuthProxy,
 ) -> None:
     archive = Archive(through(make_settings, proxy, SECRET), embedder=embedder)
@@ -226,7 +226,7 @@ def test_a_token_revoked_mid_conversation_is_named_when_the_next_question_fails(
 )
 def test_a_refused_token_stops_the_archive_opening_with_advice(
     make_settings: Callable[..., Settings],
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
     proxy: AuthProxy,
     token: str,
     chroma_errors: bool,

@@ -24,7 +24,7 @@ from bot.serving import Polling, running
 from bot.settings import Settings
 from retrieval.archive import Archive
 from retrieval.errors import IndexUnavailable
-from retrieval.index.embedding import SentenceTransformerEmbedder
+from retrieval.index.embedding import Embedder
 from retrieval.index.lexical import LexicalIndex
 from retrieval.text import terms
 from tests.conftest import CROCUS_QUESTION
@@ -90,7 +90,7 @@ def test_stopped_server_means_temporarily_unavailable_until_it_returns(
     chroma_server: ChromaServer,
     make_settings: Callable[..., Settings],
     corpus_dir: Path,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     settings = remote_settings(make_settings, chroma_server)
     archive = Archive(settings, embedder=embedder)
@@ -123,7 +123,7 @@ def test_a_hung_server_times_out_instead_of_hanging_the_bot(
     chroma_server: ChromaServer,
     make_settings: Callable[..., Settings],
     corpus_dir: Path,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     archive = Archive(remote_settings(make_settings, chroma_server), embedder=embedder)
     archive.ingest()
@@ -142,7 +142,7 @@ def test_a_server_that_lost_its_data_is_reconnected_to(
     chroma_server: ChromaServer,
     make_settings: Callable[..., Settings],
     corpus_dir: Path,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     """The collection the client held no longer exists: reconnect, see an empty index."""
     archive = Archive(remote_settings(make_settings, chroma_server), embedder=embedder)
@@ -167,7 +167,7 @@ def test_hits_whose_chunks_were_just_deleted_are_skipped(
     chroma_server: ChromaServer,
     make_settings: Callable[..., Settings],
     corpus_dir: Path,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     writer = Archive(remote_settings(make_settings, chroma_server), embedder=embedder)
     writer.ingest()
@@ -217,7 +217,7 @@ def manifest_rows(path: Path) -> int:
 def test_kill_9_during_ingest_then_rerun_leaves_no_duplicates_and_no_loss(
     tmp_path: Path,
     make_settings: Callable[..., Settings],
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     files = 120
     write_corpus(tmp_path / "corpus", files)
@@ -277,7 +277,7 @@ def test_kill_9_during_ingest_then_rerun_leaves_no_duplicates_and_no_loss(
 
 
 def test_a_corrupt_lexical_snapshot_is_rebuilt_from_the_store(
-    archive: Archive, make_settings: Callable[..., Settings], embedder: SentenceTransformerEmbedder
+    archive: Archive, make_settings: Callable[..., Settings], embedder: Embedder
 ) -> None:
     folder = archive.settings.data_dir / "lexical" / archive.lexical.generation
     assert LexicalIndex.load(folder).ids == archive.lexical.ids
@@ -291,7 +291,7 @@ def test_a_corrupt_lexical_snapshot_is_rebuilt_from_the_store(
 
 
 def test_a_snapshot_missing_its_bm25_files_is_rebuilt(
-    archive: Archive, make_settings: Callable[..., Settings], embedder: SentenceTransformerEmbedder
+    archive: Archive, make_settings: Callable[..., Settings], embedder: Embedder
 ) -> None:
     folder = archive.settings.data_dir / "lexical" / archive.lexical.generation
     for part in folder.iterdir():
@@ -307,7 +307,7 @@ def test_damaged_index_files_get_a_clear_message_and_rebuild_repairs_them(
     tmp_path: Path,
     corpus_dir: Path,
     make_settings: Callable[..., Settings],
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     data = tmp_path / "data"
     (data / "chroma").mkdir(parents=True)
@@ -352,7 +352,7 @@ async def test_bot_users_hear_temporarily_unavailable_and_then_get_answers_again
     chroma_server: ChromaServer,
     make_settings: Callable[..., Settings],
     corpus_dir: Path,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     async with BotApiServer() as api:
         settings = remote_settings(

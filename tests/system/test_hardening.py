@@ -21,7 +21,7 @@ import pytest
 from bot.settings import Settings
 from retrieval.archive import Archive
 from retrieval.errors import CitebotError, IndexCorrupt
-from retrieval.index.embedding import SentenceTransformerEmbedder
+from retrieval.index.embedding import Embedder
 from retrieval.ingest.manifest import Manifest
 from tests.conftest import CORPUS, CROCUS_QUESTION
 from tests.fakes.chroma_server import ChromaServer
@@ -108,7 +108,7 @@ def test_concurrent_ingests_keep_each_others_documents(
     request: pytest.FixtureRequest,
     tmp_path: Path,
     make_settings: Callable[..., Settings],
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     """Ingest A (150 files, small commits) while ingest B runs over another folder repeatedly:
     neither may sweep away the other's batches as orphans."""
@@ -190,7 +190,7 @@ def test_a_second_writer_waits_then_gives_up_with_a_clear_error(
     tmp_path: Path,
     corpus_dir: Path,
     make_settings: Callable[..., Settings],
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     holder = hold_the_lock(tmp_path, {})
@@ -223,7 +223,7 @@ def test_a_killed_writers_lease_on_a_chroma_server_expires(
     tmp_path: Path,
     corpus_dir: Path,
     make_settings: Callable[..., Settings],
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     """Writers on other hosts share no lock file, only the server: the lease in the
     collection's metadata makes them wait, and a killed writer's lease runs out."""
@@ -254,7 +254,7 @@ def test_a_killed_writers_lease_on_a_chroma_server_expires(
 def test_a_running_embedded_reader_sees_another_processes_ingest(
     tmp_path: Path,
     make_settings: Callable[..., Settings],
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     corpus = tmp_path / "corpus"
     write_corpus(corpus, 3)
@@ -294,7 +294,7 @@ def test_a_panicking_chroma_database_gives_the_rebuild_hint(
     tmp_path: Path,
     corpus_dir: Path,
     make_settings: Callable[..., Settings],
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     settings = make_settings(index_refresh_seconds=0)
     archive = Archive(settings, embedder=embedder)

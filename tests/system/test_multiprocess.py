@@ -18,7 +18,7 @@ import pytest
 from bot.settings import Settings
 from retrieval.archive import Archive
 from retrieval.errors import IndexCorrupt
-from retrieval.index.embedding import SentenceTransformerEmbedder
+from retrieval.index.embedding import Embedder
 from retrieval.index.lexical import LexicalIndex
 from retrieval.index.snapshots import WRITING_PREFIX
 from retrieval.text import terms
@@ -50,7 +50,7 @@ def test_reader_stays_consistent_while_an_ingest_process_writes(
     chroma_server: ChromaServer,
     tmp_path: Path,
     make_settings: Callable[..., Settings],
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     corpus = tmp_path / "corpus"
     write_corpus(corpus, 30)
