@@ -17,7 +17,7 @@ from pathlib import Path
 
 from retrieval.errors import LoadError, UnsupportedFile
 from retrieval.settings import RetrievalSettings
-from retrieval.types import Document
+from retrieval.types import MAX_TITLE_CHARS, MAX_URL_CHARS, Document
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 
@@ -112,14 +112,15 @@ def parse(
         raise LoadError("no text could be extracted")
     check_length(len(text), limits)
     name_title, name_date = _from_file_name(path)
+    url = str(meta.get("url") or "").strip()
     return Document(
         id=document_id(str(path.resolve())),
         source=source or path.name,
-        title=(meta.get("title") or name_title).strip()[:300],
+        title=(meta.get("title") or name_title).strip()[:MAX_TITLE_CHARS],
         text=text,
         content_hash=content_hash(data),
         date=parse_date(meta.get("date", "")) or name_date,
-        url=meta.get("url") or None,
+        url=url if url and len(url) <= MAX_URL_CHARS else None,  # cut, it would mislead
         pages=tuple(meta.get("pages", ())),
     )
 

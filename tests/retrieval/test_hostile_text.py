@@ -1,0 +1,107 @@
+"""Hostile text in documents (issue 20): metadata that would be copied into every passage,
+and patterns that backtrack on crafted lines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.settings import Settings
+from retrieval.archive import Archive
+from retrieval.index.embedding import SentenceTransformerEmbedder
+from retrieval.index.store import to_metadata
+from retrieval.ingest import loaders
+from retrieval.ingest.chunking import chunk_document
+from retrieval.types import (
+    MAX_HEADING_CHARS,
+    MAX_SOURCE_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    Chunk,
+)
+
+# -- item 2: a one-line heading copied into every passage --------------------------------------
+
+WORDS = "harbour lighthouse ferry timetable pier dock crane tide beacon quay ".split()
+
+
+def huge_line(chars: int) -> str:
+    """One line of `chars` characters: numbered words, each distinct."""
+    words: list[str] = []
+    total = 0
+    while total < chars:
+        word = f"{WORDS[len(words) % len(WORDS)]}{len(words)}"
+        words.append(word)
+        total += len(word) + 1
+    return " ".join(words)[:chars].strip()
+
+
+def passages(tmp_path: Path, name: str, text: str) -> list[Chunk]:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return chunk_document(loaders.load(path), max_chars=1000)
+
+
+def metadata_chars(chunk: Chunk) -> int:
+    return sum(len(str(v)) for v in to_metadata(chunk).values())
+
+
+def test_a_huge_heading_is_kept_as_text_not_copied_into_every_passage(tmp_path: Path) -> None:
+    heading = huge_line(100_000)
+    body = "\n\n".join(f"Paragraph {n}: the ferry to island {n} leaves at dawn." for n in range(40))
+    chunks = passages(tmp_path, "page.md", f"# {heading}\n\n{body}\n\n## Later\n\nThe end.\n")
+    for chunk in chunks:
+        assert len(chunk.heading or "") <= MAX_HEADING_CHARS
+        assert len(chunk.title) <= MAX_TITLE_CHARS
+        assert len(chunk.indexed_text()) <= 1000 + MAX_TITLE_CHARS + MAX_HEADING_CHARS + 5
+        assert metadata_chars(chunk) <= 2000
+    # Nothing is lost: the heading's words are passages of their own, searchable as text.
+    stored = " ".join(c.text for c in chunks)
+    assert heading.split()[-1] in stored and heading.split()[0] in stored
+    assert sum(len(c.text) for c in chunks) >= len(heading)
+    assert chunks[-1].heading == "Later"  # ordinary headings still head their sections
+
+
+def test_headings_of_ordinary_length_still_head_their_passages(tmp_path: Path) -> None:
+    heading = huge_line(MAX_HEADING_CHARS)
+    chunks = passages(
+        tmp_path, "fine.md", f"# Title\n\n## {heading}\n\nThe ferry leaves at nine.\n"
+    )
+    assert [c.heading for c in chunks] == [heading]
+
+
+def test_no_metadata_field_carries_more_than_its_cap_into_a_passage(tmp_path: Path) -> None:
+    long_url = "https://news.example/" + "a" * 50_000
+    text = (
+        f"---\ntitle: {huge_line(50_000)}\nurl: {long_url}\ndate: 2024-03-01\n---\n"
+        "The ferry leaves at nine.\n"
+    )
+    chunks = passages(tmp_path, "front.md", text)
+    assert len(chunks) == 1
+    chunk = chunks[0]
+    assert len(chunk.title) <= MAX_TITLE_CHARS
+    assert chunk.url is None  # a cut address would lead somewhere else: dropped instead
+    assert len(chunk.source) <= MAX_SOURCE_CHARS
+    assert metadata_chars(chunk) <= 2000
+    fine = passages(tmp_path, "fine.md", "---\nurl: https://news.example/ferry\n---\nFerry.\n")
+    assert fine[0].url == "https://news.example/ferry"
+    assert MAX_URL_CHARS >= 2000  # real addresses (long query strings) are kept
+
+
+def test_a_huge_heading_costs_the_index_no_more_than_its_text(
+    make_settings: Callable[..., Settings], tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    heading = huge_line(20_000)
+    body = "\n\n".join(f"Paragraph {n}: the ferry to island {n} leaves at dawn." for n in range(30))
+    (corpus / "page.md").write_text(f"# {heading}\n\n{body}\n", encoding="utf-8")
+    archive = Archive(make_settings(), embedder=embedder)
+    report = archive.ingest()
+    assert report.added == ["corpus/page.md"], report
+    stored = list(archive.store.scan())
+    assert max(len(c.heading or "") for c in stored) <= MAX_HEADING_CHARS
+    assert sum(metadata_chars(c) for c in stored) < 2000 * len(stored)
+    text = sum(len(c.text) for c in stored)
+    assert text < 2 * (len(heading) + len(body))
+    assert archive.search(heading.split()[7])  # the heading's words are found
