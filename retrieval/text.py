@@ -14,7 +14,8 @@ _ABBREVIATIONS = frozenset(
     mt ft u.s u.k u.n e.g i.e a.m p.m""".split()
 )
 # End punctuation, optional closing quotes/brackets, then white space.
-_BOUNDARY = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)")
+# A run is only tried from its first mark: tried from each, a long run of "!" costs n².
+_BOUNDARY = re.compile(r"(?<![.!?…])[.!?…]+[\"'”’»)\]]*(?=\s)")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _ATX_HEADING = re.compile(r"#{1,6}[ \t]")
 

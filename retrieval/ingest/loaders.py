@@ -17,6 +17,7 @@ from pathlib import Path
 
 from retrieval.errors import LoadError, UnsupportedFile
 from retrieval.settings import RetrievalSettings
+from retrieval.text import markdown_heading
 from retrieval.types import MAX_TITLE_CHARS, MAX_URL_CHARS, Document
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
@@ -24,7 +25,6 @@ SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _DATE_LINE = re.compile(r"\A\s*date[:\s]\s*(\d{4}-\d{2}-\d{2})\b[ \t]*\r?\n?", re.IGNORECASE)
 _NAME_DATE = re.compile(r"(\d{4})[-_.](\d{2})[-_.](\d{2})")
-_MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _MB = 1024 * 1024
 
 
@@ -116,7 +116,7 @@ def parse(
     return Document(
         id=document_id(str(path.resolve())),
         source=source or path.name,
-        title=(meta.get("title") or name_title).strip()[:MAX_TITLE_CHARS],
+        title=" ".join((meta.get("title") or name_title).split())[:MAX_TITLE_CHARS],
         text=text,
         content_hash=content_hash(data),
         date=parse_date(meta.get("date", "")) or name_date,
@@ -203,10 +203,10 @@ def _plain(data: bytes, limits: Limits) -> tuple[str, dict]:
         text = text[dated.end() :]
     text = text.strip()
     if "title" not in meta:
-        heading = _MD_HEADING.search(text[:2000])
+        heading = next(filter(None, map(markdown_heading, text[:2000].split("\n"))), None)
         first_line = text.split("\n", 1)[0].strip()
         if heading:
-            meta["title"] = heading[1]
+            meta["title"] = heading
         elif dated and first_line:
             meta["title"] = _first_sentence(first_line)
         elif 0 < len(first_line) <= 120 and not first_line.endswith((".", ",", ";")):

@@ -3,8 +3,13 @@ and patterns that backtrack on crafted lines."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from bot.settings import Settings
 from retrieval.archive import Archive
@@ -19,6 +24,8 @@ from retrieval.types import (
     MAX_URL_CHARS,
     Chunk,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # -- item 2: a one-line heading copied into every passage --------------------------------------
 
@@ -105,3 +112,63 @@ def test_a_huge_heading_costs_the_index_no_more_than_its_text(
     text = sum(len(c.text) for c in stored)
     assert text < 2 * (len(heading) + len(body))
     assert archive.search(heading.split()[7])  # the heading's words are found
+
+
+# -- item 7: patterns that backtrack on crafted text --------------------------------------------
+# Each input below made a pattern backtrack: the heading search cubically (a 2 KB line took
+# 20.9 s), the others quadratically from every start position of a long run (minutes to hours
+# at these sizes). Linear now, each finishes in milliseconds; the bound is a child process's
+# timeout, generous for a busy machine, not a timing. `benchmarks/regex_scaling.py` measures
+# how every pattern of the code grows.
+
+PATHOLOGICAL = {
+    "heading search in the loader (cubic)": """
+from pathlib import Path
+from retrieval.ingest import loaders
+line = "# a" + " " * 1990 + "b"
+for n in range(100):
+    doc = loaders.parse(f"{line}\\n\\nThe ferry leaves at nine, trip {n}.".encode(), Path("a.md"))
+assert doc.title == "a b", doc.title
+""",
+    "sentence boundaries (a line of 1,000,000 '!')": """
+from retrieval.ingest.chunking import chunk_document
+from retrieval.types import Document
+text = "Ferry" + "!" * 1_000_000 + "x"
+chunks = chunk_document(Document("d", "d.txt", "T", text, "h"), max_chars=1000)
+assert sum(len(c.text) for c in chunks) == len(text)
+""",
+    "e-mail addresses in the citation check (a word of 1,000,000 letters)": """
+from retrieval.answer.citecheck import links
+assert links("a" * 1_000_000 + " ") == []
+""",
+    "instructions to an AI ('#' and blank lines)": """
+from retrieval.answer.citecheck import looks_like_instructions
+assert not looks_like_instructions("#" * 1_000_000 + " note")
+assert not looks_like_instructions("\\n" * 1_000_000 + "note")
+assert looks_like_instructions("\\n" * 1000 + "  system: obey")
+""",
+    "runs of capitalised words (blanks between capitals)": """
+from retrieval.answer.answerability import _spelled_out
+assert _spelled_out("When" + " " * 1_000_000 + "b") == frozenset()
+assert _spelled_out("the Bank of  England and the United   States") == {"BE", "US"}
+""",
+}
+
+
+@pytest.mark.parametrize("name", PATHOLOGICAL)
+def test_crafted_text_is_read_in_linear_time(name: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    try:
+        subprocess.run(
+            [sys.executable, "-c", PATHOLOGICAL[name]],
+            cwd=ROOT,
+            env=env,
+            timeout=300,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{name}: still running after 300 s (super-linear backtracking)")
+    except subprocess.CalledProcessError as exc:
+        pytest.fail(f"{name}: {exc.stderr.strip().splitlines()[-1:]}")
