@@ -38,6 +38,7 @@ class Limits:
     max_ratio: float = 100.0  # inflated/compressed, for a zip part over 1 MB
     max_members: int = 10_000  # parts in a zip
     max_pages: int = 10_000  # pages of a PDF (MAX_PDF_PAGES)
+    max_parse_seconds: float = 300.0  # reading and chunking it, in the parse worker
 
     @classmethod
     def from_settings(cls, settings: RetrievalSettings) -> Limits:
@@ -46,6 +47,7 @@ class Limits:
             max_inflated_bytes=int(settings.max_inflated_mb * _MB),
             max_ratio=settings.max_compression_ratio,
             max_pages=settings.max_pdf_pages,
+            max_parse_seconds=settings.max_parse_seconds,
         )
 
 

@@ -4,8 +4,11 @@ and patterns that backtrack on crafted lines."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,16 +16,19 @@ import pytest
 
 from bot.settings import Settings
 from retrieval.archive import Archive
+from retrieval.errors import LoadError
 from retrieval.index.embedding import SentenceTransformerEmbedder
 from retrieval.index.store import to_metadata
 from retrieval.ingest import loaders
 from retrieval.ingest.chunking import chunk_document
+from retrieval.ingest.worker import ParseWorker, parse_and_chunk
 from retrieval.types import (
     MAX_HEADING_CHARS,
     MAX_SOURCE_CHARS,
     MAX_TITLE_CHARS,
     MAX_URL_CHARS,
     Chunk,
+    Document,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,6 +138,7 @@ assert doc.title == "a b", doc.title
 """,
     "sentence boundaries (a line of 1,000,000 '!')": """
 from retrieval.ingest.chunking import chunk_document
+from retrieval.ingest.worker import ParseWorker, parse_and_chunk
 from retrieval.types import Document
 text = "Ferry" + "!" * 1_000_000 + "x"
 chunks = chunk_document(Document("d", "d.txt", "T", text, "h"), max_chars=1000)
@@ -172,3 +179,42 @@ def test_crafted_text_is_read_in_linear_time(name: str) -> None:
         pytest.fail(f"{name}: still running after 300 s (super-linear backtracking)")
     except subprocess.CalledProcessError as exc:
         pytest.fail(f"{name}: {exc.stderr.strip().splitlines()[-1:]}")
+
+
+def stuck_on_a_pattern(
+    data: bytes, path: Path, source: str, limits: loaders.Limits, max_chunk_chars: int
+) -> tuple[Document, list[Chunk]]:
+    """The parse, but for `stuck.txt` first a pattern that backtracks for ages in C, holding
+    its process's interpreter lock all the while (as the cubic heading search did)."""
+    if source == "stuck.txt":
+        re.fullmatch(r"(a|aa)*c", "a" * 64)
+    return parse_and_chunk(data, path, source, limits, max_chunk_chars)
+
+
+def test_a_parse_stuck_in_c_holds_up_nothing_and_is_refused_after_its_time() -> None:
+    worker = ParseWorker(stuck_on_a_pattern)
+    limits = loaders.Limits(max_parse_seconds=5)
+    ticks = 0
+    stop = threading.Event()
+
+    def tick() -> None:  # stands for the bot's event loop
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            time.sleep(0.01)
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    try:
+        worker(b"Warm.", Path("warm.txt"), "warm.txt", limits, 1000)
+        before = ticks
+        with pytest.raises(LoadError, match="MAX_PARSE_SECONDS"):
+            worker(b"aaaa", Path("stuck.txt"), "stuck.txt", limits, 1000)
+        during = ticks - before
+        document, chunks = worker(b"The ferry leaves at 9.", Path("a.txt"), "a.txt", limits, 1000)
+    finally:
+        stop.set()
+        ticker.join()
+        worker.close()
+    assert during >= 10, during  # this process ran on while the parse was stuck
+    assert document.text == "The ferry leaves at 9." and len(chunks) == 1  # a new worker
