@@ -47,7 +47,9 @@ _NUMBER = re.compile(r"\d+")
 _LINK = re.compile(
     r"(?:https?://|www\.)[^\s<>\"'()\[\]]+"  # http(s) and www links
     r"|(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses (from a word's start)
-    r"|\b(?:[a-z0-9-]+\.)+[a-z]{2,24}\b(?:/[^\s<>\"'()\[\]]*)?",  # bare domains
+    # bare domains: labels of at most 63 characters, at most 126 of them (253 in all), so a
+    # run like "a.a.a.…" is not tried again from each of its labels to its end
+    r"|\b(?:[a-z0-9-]{1,63}\.){1,126}[a-z]{2,24}\b(?:/[^\s<>\"'()\[\]]*)?",
     re.I,
 )
 _SPECIFIC = re.compile(r"\b\w*\d\w*\b")  # numbers, dates, codes: anything with a digit

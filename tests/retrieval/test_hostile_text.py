@@ -144,9 +144,13 @@ text = "Ferry" + "!" * 1_000_000 + "x"
 chunks = chunk_document(Document("d", "d.txt", "T", text, "h"), max_chars=1000)
 assert sum(len(c.text) for c in chunks) == len(text)
 """,
-    "e-mail addresses in the citation check (a word of 1,000,000 letters)": """
+    "links in the citation check (a word of 1,000,000 letters; 'a.' 200,000 times)": """
 from retrieval.answer.citecheck import links
 assert links("a" * 1_000_000 + " ") == []
+assert links("a." * 200_000 + "b") == []
+assert links("see news.example.com/a, mail me@news.example.org.") == [
+    "news.example.com/a", "me@news.example.org"
+]
 """,
     "instructions to an AI ('#' and blank lines)": """
 from retrieval.answer.citecheck import looks_like_instructions
