@@ -22,12 +22,16 @@ from bot.links import on_feeds, only_links, receive_links
 from bot.render import esc, render_help, render_sources
 from bot.services import BotContext
 from bot.uploads import receive_document
-from retrieval import IndexUnavailable, InvalidQuestion
+from retrieval import DataNotWritable, IndexUnavailable, InvalidQuestion
 
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong while handling that. Please try again in a moment."
 UNAVAILABLE = "The archive is temporarily unavailable, please try again in a minute."
+READ_ONLY = (
+    "The archive's folder is read-only for the bot, so nothing can be added now."
+    " Its permissions (DATA_DIR) need fixing; questions are still answered."
+)
 TEXT_ONLY = "I answer questions sent as text. Send me a question, or /help to see what I know."
 UNKNOWN_COMMAND = "I do not know that command. /help lists what I can do."
 SLOW_DOWN = {
@@ -239,6 +243,8 @@ def user_message(error: BaseException | None) -> str | None:
         return str(error)
     if isinstance(error, IndexUnavailable):
         return UNAVAILABLE
+    if isinstance(error, DataNotWritable):
+        return READ_ONLY
     if isinstance(error, Forbidden):
         return None
     return APOLOGY
@@ -255,6 +261,8 @@ async def on_error(update: object, context: BotContext) -> None:
         log.info("%s: unfit question: %s", where, error)
     elif isinstance(error, IndexUnavailable):
         log.warning("%s: index unavailable: %s", where, error)
+    elif isinstance(error, DataNotWritable):
+        log.warning("%s: %s", where, error)
     else:
         log.error("%s failed", where, exc_info=error)
     text = user_message(error)

@@ -26,7 +26,7 @@ from telegram import Message
 from bot.delivery import reply_html, typing
 from bot.render import esc, shorten
 from bot.services import BotContext
-from retrieval import Archive
+from retrieval import Archive, CitebotError, DataNotWritable
 from retrieval.ingest.loaders import SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,11 @@ def complete_uploads(archive: Archive, folder: Path) -> None:
             if time.time() - partial.stat().st_mtime > STALE_DOWNLOAD_SECONDS:
                 partial.unlink()
                 log.info("deleted %s, a download a stopped bot left unfinished", partial)
-    report = archive.ingest([folder])
+    try:
+        report = archive.ingest([folder])
+    except CitebotError as exc:  # a read-only DATA_DIR, another writer holding on too long…
+        log.warning("could not complete interrupted uploads: %s", exc)
+        return
     if report.added or report.changed:
         log.warning(
             "completed %d interrupted uploads: %s",
@@ -179,15 +183,21 @@ async def receive_document(context: BotContext, message: Message) -> None:
         await reply_html(context.bot, message, checked)
         return
     folder = s.settings.uploads_dir
-    folder.mkdir(parents=True, exist_ok=True)
     suffix = Path(checked.name).suffix.lower()
     downloaded = folder / f"{DOWNLOAD_PREFIX}{secrets.token_hex(6)}{suffix}"
     thread_id = message.message_thread_id if message.is_topic_message else None
     log.info("admin %s adds %s (%s bytes)", user.id, checked.name, checked.size)
     async with typing(context.bot, message.chat_id, thread_id, s.timing.typing_every):
         try:
+            folder.mkdir(parents=True, exist_ok=True)
             telegram_file = await context.bot.get_file(message.document.file_id)
             await telegram_file.download_to_drive(downloaded)
+        except OSError as exc:  # a read-only DATA_DIR is said so (handlers.on_error)
+            downloaded.unlink(missing_ok=True)
+            denied = DataNotWritable.of(folder, exc)
+            if denied is not None:
+                raise denied from exc
+            raise
         except BaseException:
             downloaded.unlink(missing_ok=True)
             raise

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.handlers import READ_ONLY, user_message
 from bot.settings import Settings
 from retrieval.archive import Archive
+from retrieval.errors import DataNotWritable
 from retrieval.index.embedding import SentenceTransformerEmbedder
 from tests.conftest import CROCUS_QUESTION
 from tests.fakes.chroma_server import ChromaServer
@@ -115,3 +117,12 @@ def test_with_a_chroma_server_questions_are_answered_from_a_read_only_data_dir(
     assert asked.returncode == 0 and "United States" in asked.stdout, asked.stderr
     assert listed.returncode == 0 and "1 document" in listed.stdout, listed.stderr
     assert_names_the_folder(ingested, settings.data_dir)
+
+
+def test_an_admin_adding_to_a_read_only_archive_is_told_so_not_sorry(tmp_path: Path) -> None:
+    error = DataNotWritable.of(Path("/srv/data"), PermissionError(13, "Permission denied"))
+    assert error is not None and "/srv/data is not writable" in str(error)
+    assert "no rebuild is needed" in str(error)
+    assert user_message(error) == READ_ONLY
+    damaged = ValueError("file is not a database")  # in a writable folder: damage, not rights
+    assert DataNotWritable.of(tmp_path, damaged) is None
