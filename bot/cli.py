@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.render import mark_spans
+from bot.render import clean, mark_spans, one_line
 from bot.settings import Settings
 from retrieval import Answer, Archive, CitebotError, IngestReport
 from retrieval.index import discard_index_files
@@ -299,10 +299,11 @@ def print_report(report: IngestReport, as_json: bool = False) -> None:
     if as_json:
         print(json.dumps(asdict(report)))
         return
+    # Names and reasons come from file names and documents: no escape codes reach the terminal.
     for name, reason in report.failed:
-        print(f"failed: {name}: {reason}")
+        print(f"failed: {one_line(name)}: {one_line(reason)}")
     for name, reason in report.skipped:
-        print(f"skipped: {name}: {reason}")
+        print(f"skipped: {one_line(name)}: {one_line(reason)}")
     if report.orphans_deleted:
         print(f"cleaned up {report.orphans_deleted} chunks left by an interrupted ingest")
     print(report.summary())
@@ -332,17 +333,18 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def format_answer(answer: Answer) -> str:
-    """The answer as text: the answer itself between ** inside its sentence, then sources."""
-    lines = [marked(answer.text, answer.highlights)]
+    """The answer as text: the answer itself between ** inside its sentence, then sources
+    (without control characters: a document's text and names are not the terminal's)."""
+    lines = [clean(marked(answer.text, answer.highlights))]
     lines += ["", "Nearest sources:" if answer.refused else "Sources:"]
     for c in answer.citations:
         meta = ", ".join(
-            part
+            one_line(part)
             for part in (c.title, c.date.isoformat() if c.date else "", c.link, c.location)
             if part
         )
         lines.append(f"[{c.n}] {meta}")
-        lines.append(f"    “{marked(c.quote, c.highlights)}”")
+        lines.append(f"    “{one_line(marked(c.quote, c.highlights))}”")
     return "\n".join(lines)
 
 
@@ -373,8 +375,8 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{_count(stats.documents, 'document')}, {_count(stats.chunks, 'chunk')}{span}")
     for doc in stats.newest:
         print(
-            f"  {doc.date or '----------'}  {doc.title}"
-            f"  ({doc.url or doc.source}, {_count(doc.chunks, 'chunk')})"
+            f"  {doc.date or '----------'}  {one_line(doc.title)}"
+            f"  ({one_line(doc.url or doc.source)}, {_count(doc.chunks, 'chunk')})"
         )
     return 0
 
@@ -406,12 +408,13 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
         when = dt.datetime.fromtimestamp(vote.voted_at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         mark = "👍" if vote.vote > 0 else "👎"
         print(f"{when}  {mark} user {vote.user_id} in chat {vote.chat_id}")
-        print(f"  Q: {vote.question}")
-        print(f"  A: {vote.answer}")
+        print(f"  Q: {one_line(vote.question)}")
+        print(f"  A: {clean(vote.answer)}")
         for c in vote.citations:
-            meta = ", ".join(str(c[k]) for k in ("title", "date", "url", "source") if c.get(k))
+            fields = ("title", "date", "url", "source")
+            meta = ", ".join(one_line(str(c[k])) for k in fields if c.get(k))
             print(f"    [{c.get('n')}] {meta}")
-            print(f"        “{c.get('quote', '')}”")
+            print(f"        “{one_line(c.get('quote', ''))}”")
         print()
     return 0
 

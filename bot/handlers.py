@@ -25,7 +25,7 @@ from bot.services import BotContext
 from bot.uploads import receive_document
 from bot.voice import receive_voice, recording_of
 from bot.worker import Busy
-from retrieval import IndexMismatch, IndexUnavailable, InvalidQuestion, SpeechError
+from retrieval import DataNotWritable, IndexMismatch, IndexUnavailable, InvalidQuestion, SpeechError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,10 @@ UNAVAILABLE = "The archive is temporarily unavailable, please try again in a min
 REBUILD_NEEDED = (
     "The archive's index was built with another embedding model than the one this bot is"
     " set to use, so it cannot answer until its administrator runs `citebot ingest --rebuild`."
+)
+READ_ONLY = (
+    "The archive's folder is read-only for the bot, so nothing can be added now."
+    " Its permissions (DATA_DIR) need fixing; questions are still answered."
 )
 TEXT_ONLY = (
     "I answer questions sent as text or as voice notes. Send me a question, or /help to see"
@@ -289,6 +293,8 @@ def user_message(error: BaseException | None) -> str | None:
         return UNAVAILABLE
     if isinstance(error, IndexMismatch):
         return REBUILD_NEEDED
+    if isinstance(error, DataNotWritable):
+        return READ_ONLY
     if isinstance(error, Forbidden):
         return None
     return APOLOGY
@@ -309,6 +315,8 @@ async def on_error(update: object, context: BotContext) -> None:
         log.warning("%s: index unavailable: %s", where, error)
     elif isinstance(error, IndexMismatch):
         log.error("%s: %s", where, error)
+    elif isinstance(error, DataNotWritable):
+        log.warning("%s: %s", where, error)
     else:
         log.error("%s failed", where, exc_info=error)
     text = user_message(error)

@@ -28,7 +28,8 @@ DRAFT_TAIL = " …"  # ends a message that is still being written
 _MARKER = re.compile(r"\[\d+\]")
 _TOKEN = re.compile(r"\[\d+\]|\s+|[^\s\[]+|\[")
 _SENTENCE_END = re.compile(r"(?:[.!?…]['\"”’»)\]]*|\[\d+\])$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# C0 controls but tab and newline, DEL, and the C1 controls (0x9b starts escape codes too).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def size(text: str) -> int:
@@ -37,8 +38,14 @@ def size(text: str) -> int:
 
 
 def clean(text: str | None) -> str:
-    """Text without control characters (other than tab and newline) that Telegram rejects."""
+    """Text without control characters (other than tab and newline): Telegram rejects them,
+    and a terminal obeys them (escape codes in a file name or a document)."""
     return _CONTROL.sub("", (text or "").replace("\r\n", "\n"))
+
+
+def one_line(text: str | None) -> str:
+    """A name or a title as one line: `clean`, with runs of white space made one space."""
+    return " ".join(clean(text).split())
 
 
 def esc(text: str | None) -> str:
@@ -48,7 +55,7 @@ def esc(text: str | None) -> str:
 
 def shorten(text: str | None, limit: int) -> str:
     """Text cut to at most `limit` characters at a word boundary, with an ellipsis if cut."""
-    text = " ".join(clean(text).split())
+    text = one_line(text)
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]

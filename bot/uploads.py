@@ -9,11 +9,13 @@ holding something unreadable; an upload never replaces another file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
 import re
 import secrets
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,7 @@ from telegram import Message
 from bot.delivery import reply_html, typing
 from bot.render import esc, shorten
 from bot.services import BotContext
-from retrieval import Archive
+from retrieval import Archive, CitebotError, DataNotWritable
 from retrieval.ingest.loaders import SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ NOT_ADMIN = (
 )
 
 _MB = 1024 * 1024
+DOWNLOAD_PREFIX = ".upload-"  # a file being downloaded (hidden: no ingest sees it)
+STALE_DOWNLOAD_SECONDS = 3600.0  # older, it is a download a stopped bot left
 _UNSAFE = re.compile(r"[^\w.\- ()]+", re.UNICODE)
 # File systems allow 255 bytes a name; `free_name` may add "-2", "-3", … to it.
 MAX_NAME_BYTES = 255 - len("-9999")
@@ -86,22 +90,27 @@ def corpus_name(file_name: str, now: dt.datetime | None = None) -> str:
 def add_to_archive(archive: Archive, downloaded: Path, folder: Path, name: str) -> str:
     """Move a downloaded file into the uploads folder and ingest it (parsed once, by the
     ingest); what happened, as HTML. A different file under a name already taken is kept
-    beside it under a new name; the same file again changes nothing.
+    beside it under a new name. The same file again is ingested too: the ingest calls it
+    unchanged only if the index holds it (a bot killed during its first ingest saved it but
+    indexed nothing), and adds it otherwise.
 
     Blocking (parsing, embedding): run it in a worker thread.
     """
     try:
         target = folder / name
-        if target.exists() and target.read_bytes() == downloaded.read_bytes():
-            return f"{esc(name)} is already in the archive, unchanged."
-        target = free_name(folder, name)
-        os.replace(downloaded, target)
+        again = target.exists() and target.read_bytes() == downloaded.read_bytes()
+        if not again:
+            target = free_name(folder, name)
+            os.replace(downloaded, target)
         report = archive.ingest([target])
-        if report.failed or not report.added:
+        if report.unchanged:
+            return f"{esc(name)} is already in the archive, unchanged."
+        if report.failed or not (report.added or report.changed):
             target.unlink(missing_ok=True)
             reason = report.failed[0][1] if report.failed else "it could not be indexed"
             return f"Could not add {esc(name)}: {esc(reason)}."
-        title = esc(shorten(report.titles.get(report.added[0], target.name), 200))
+        added = (report.added or report.changed)[0]
+        title = esc(shorten(report.titles.get(added, target.name), 200))
         total = archive.stats(newest=0).documents
         renamed = (
             f", kept as {esc(target.name)} beside the earlier {esc(name)}"
@@ -114,6 +123,38 @@ def add_to_archive(archive: Archive, downloaded: Path, folder: Path, name: str) 
         )
     finally:
         downloaded.unlink(missing_ok=True)
+
+
+def complete_uploads(archive: Archive, folder: Path) -> None:
+    """Ingest the uploads folder: uploads saved but never indexed (a bot killed during an
+    upload's ingest) are added; indexed ones cost a hash each. Partial downloads a killed bot
+    left (`.upload-…` files over an hour old) are deleted. Blocking: run it in a thread."""
+    if not folder.is_dir():
+        return
+    for partial in folder.glob(f"{DOWNLOAD_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if time.time() - partial.stat().st_mtime > STALE_DOWNLOAD_SECONDS:
+                partial.unlink()
+                log.info("deleted %s, a download a stopped bot left unfinished", partial)
+    try:
+        report = archive.ingest([folder])
+    except CitebotError as exc:  # a read-only DATA_DIR, another writer holding on too long…
+        log.warning("could not complete interrupted uploads: %s", exc)
+        return
+    if report.added or report.changed:
+        log.warning(
+            "completed %d interrupted uploads: %s",
+            len(report.added) + len(report.changed),
+            ", ".join(report.added + report.changed),
+        )
+    for name, reason in report.failed:
+        log.warning("an interrupted upload could not be added: %s: %s", name, reason)
+
+
+async def on_start_up(context: BotContext) -> None:
+    """The bot's first job: complete the uploads a stopped bot left (see `complete_uploads`)."""
+    s = context.services
+    await asyncio.to_thread(complete_uploads, s.archive, s.settings.uploads_dir)
 
 
 def free_name(folder: Path, name: str) -> Path:
@@ -142,14 +183,21 @@ async def receive_document(context: BotContext, message: Message) -> None:
         await reply_html(context.bot, message, checked)
         return
     folder = s.settings.uploads_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    downloaded = folder / f".upload-{secrets.token_hex(6)}{Path(checked.name).suffix.lower()}"
+    suffix = Path(checked.name).suffix.lower()
+    downloaded = folder / f"{DOWNLOAD_PREFIX}{secrets.token_hex(6)}{suffix}"
     thread_id = message.message_thread_id if message.is_topic_message else None
     log.info("admin %s adds %s (%s bytes)", user.id, checked.name, checked.size)
     async with typing(context.bot, message.chat_id, thread_id, s.timing.typing_every):
         try:
+            folder.mkdir(parents=True, exist_ok=True)
             telegram_file = await context.bot.get_file(message.document.file_id)
             await telegram_file.download_to_drive(downloaded)
+        except OSError as exc:  # a read-only DATA_DIR is said so (handlers.on_error)
+            downloaded.unlink(missing_ok=True)
+            denied = DataNotWritable.of(folder, exc)
+            if denied is not None:
+                raise denied from exc
+            raise
         except BaseException:
             downloaded.unlink(missing_ok=True)
             raise

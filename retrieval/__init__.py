@@ -6,6 +6,7 @@ Nothing here knows about Telegram; `bot` builds on this package, never the rever
 from retrieval.archive import Archive, ArchiveStats
 from retrieval.errors import (
     CitebotError,
+    DataNotWritable,
     IndexCorrupt,
     IndexMismatch,
     IndexUnavailable,
@@ -26,6 +27,7 @@ __all__ = [
     "Chunk",
     "Citation",
     "CitebotError",
+    "DataNotWritable",
     "Document",
     "Hit",
     "IndexCorrupt",

@@ -89,6 +89,9 @@ class RetrievalSettings(BaseSettings):
     max_compression_ratio: float = Field(default=100.0, ge=2)
     # Most pages read from one PDF.
     max_pdf_pages: int = Field(default=10_000, ge=1)
+    # Longest a document may take to read and split into passages (in a worker process, so a
+    # slow one holds up nothing else), in seconds.
+    max_parse_seconds: float = Field(default=300.0, gt=0)
 
     chroma_host: str = ""
     chroma_port: int = 8000

@@ -14,8 +14,10 @@ _ABBREVIATIONS = frozenset(
     mt ft u.s u.k u.n e.g i.e a.m p.m""".split()
 )
 # End punctuation, optional closing quotes/brackets, then white space.
-_BOUNDARY = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)")
+# A run is only tried from its first mark: tried from each, a long run of "!" costs n².
+_BOUNDARY = re.compile(r"(?<![.!?…])[.!?…]+[\"'”’»)\]]*(?=\s)")
 _WORD = re.compile(r"\w+", re.UNICODE)
+_ATX_HEADING = re.compile(r"#{1,6}[ \t]")
 
 # Month names and their usual abbreviations → month number (dates in questions and passages).
 MONTHS = {
@@ -50,6 +52,18 @@ STOPWORDS = frozenset(
     what when where which while who whom why will with would you your yours yourself yourselves
     s t don shall may might must also""".split()
 )
+
+
+def markdown_heading(line: str) -> str | None:
+    """The text of a markdown heading line (`## Budget passes ##` → `Budget passes`), or None
+    if the line is not one. No backtracking pattern: hostile lines cost linear time."""
+    if not _ATX_HEADING.match(line):
+        return None
+    text = line.lstrip("#").strip()
+    bare = text.rstrip("#")
+    if bare != text and (not bare or bare[-1] in " \t"):  # a closing run of #, not `C#`
+        text = bare.rstrip()
+    return text
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:

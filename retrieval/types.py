@@ -6,6 +6,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
+# What a document's metadata may carry into each of its chunks: the title and the heading go
+# into the embedded and the BM25 text of every passage, and with the source and the url into
+# its Chroma metadata, so one over-long field would be copied once per passage.
+MAX_TITLE_CHARS = 300
+MAX_HEADING_CHARS = 300  # a longer markdown heading line is kept as text, not as a heading
+MAX_SOURCE_CHARS = 1000
+MAX_URL_CHARS = 4096  # a longer url is dropped (cut, it would lead somewhere else)
+
 
 @dataclass(frozen=True)
 class Document:

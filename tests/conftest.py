@@ -19,7 +19,6 @@ from tests.fakes.llm_server import FakeLLMServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
-EVAL_DIR = ROOT.parent / "shared" / "eval"
 CROCUS_QUESTION = "Who warned Russia that Crocus City Hall was a potential target?"
 VOICE_DATA = ROOT / "tests" / "data" / "voice"  # recordings made by its make.py
 

@@ -1419,7 +1419,8 @@ def _abbreviated_in(name: str, text: str) -> bool:
 
 
 _ACRONYM_RE = re.compile(r"\b[A-Z]{2,6}\b|\b(?:[A-Z]\.){2,6}")
-_CAPITAL_RUN_RE = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:of|the|and|for|de|&)?\s*[A-Z][\w'’-]*)+")
+# (The link word takes the spaces after it: `\s+(?:of)?\s*` would split a run of blanks n ways.)
+_CAPITAL_RUN_RE = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|the|and|for|de|&)\s*)?[A-Z][\w'’-]*)+")
 
 
 def _acronym(name: str) -> str:

@@ -46,8 +46,10 @@ _MARKER = re.compile(
 _NUMBER = re.compile(r"\d+")
 _LINK = re.compile(
     r"(?:https?://|www\.)[^\s<>\"'()\[\]]+"  # http(s) and www links
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
-    r"|\b(?:[a-z0-9-]+\.)+[a-z]{2,24}\b(?:/[^\s<>\"'()\[\]]*)?",  # bare domains
+    r"|(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses (from a word's start)
+    # bare domains: labels of at most 63 characters, at most 126 of them (253 in all), so a
+    # run like "a.a.a.…" is not tried again from each of its labels to its end
+    r"|\b(?:[a-z0-9-]{1,63}\.){1,126}[a-z]{2,24}\b(?:/[^\s<>\"'()\[\]]*)?",
     re.I,
 )
 _SPECIFIC = re.compile(r"\b\w*\d\w*\b")  # numbers, dates, codes: anything with a digit
@@ -61,10 +63,10 @@ _INSTRUCTION = re.compile(
             r"\b(?:ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,60}"
             r"\b(?:instructions?|prompts?|rules|guidelines|directives|guardrails)\b",
             r"\b(?:system|developer|hidden)\s+(?:prompt|message|instructions?)\b",
-            r"(?:^|\n)\s*(?:system|assistant|developer)\s*:",
+            r"(?:^|\n)[^\S\n]*(?:system|assistant|developer)\s*:",
             r"<\|?\s*/?\s*(?:im_start|im_end|system|assistant|user|endoftext)\s*\|?>",
             r"\[/?INST\]|<</?SYS>>",
-            r"#{2,}\s*(?:system|instructions?)\b",
+            r"(?<!#)#{2,}\s*(?:system|instructions?)\b",
             r"\byou\s+are\s+(?:now\s+)?(?:an?\s+)?(?:ai|assistant|language\s+model|chatbot|llm)\b",
             r"\b(?:new|updated|real|secret)\s+instructions?\b",
             r"\b(?:repeat|print|output|reveal|include|say|write)\s+(?:the|this|that|these|"
@@ -132,7 +134,7 @@ def split_markers(raw: str) -> tuple[str, list[int]]:
     text = _MARKER.sub(" ", raw)
     text = _MARKUP.sub("", _LIST_PREFIX.sub("", text))
     text = " ".join(text.split())
-    text = re.sub(r"\s+([.,;:!?…])", r"\1", text)
+    text = re.sub(r" ([.,;:!?…])", r"\1", text)  # white space is single spaces by now
     return text, numbers
 
 

@@ -42,7 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from retrieval.errors import IndexBusy, IndexCorrupt
+from retrieval.errors import DataNotWritable, IndexBusy, IndexCorrupt
 from retrieval.index.lexical import LexicalIndex
 from retrieval.index.store import Store
 from retrieval.settings import RetrievalSettings
@@ -122,8 +122,15 @@ class WriteLock:
         if self.path is None:
             yield
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a+", encoding="utf-8") as handle:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            denied = DataNotWritable.of(self.path.parent, exc)
+            if denied is not None:
+                raise denied from exc
+            raise
+        with handle:
             announced = False
             while True:
                 try:

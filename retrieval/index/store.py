@@ -11,7 +11,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from retrieval.errors import IndexCorrupt, IndexUnavailable
+from retrieval.errors import DataNotWritable, IndexCorrupt, IndexUnavailable
 from retrieval.settings import RetrievalSettings
 from retrieval.text import neutralise_footnotes
 from retrieval.types import Chunk
@@ -231,9 +231,14 @@ class ChromaStore:
                     configuration={"hnsw": {"space": "cosine"}},
                     embedding_function=None,
                 )
-            except OSError:
-                raise
             except Exception as exc:
+                # Read-only for this user is not damage: no rebuild hint (chromadb writes to
+                # its database even to read: a read-only folder cannot be opened at all).
+                denied = DataNotWritable.of(folder, exc)
+                if denied is not None:
+                    raise denied from exc
+                if isinstance(exc, OSError):
+                    raise
                 raise IndexCorrupt(
                     f"the vector store in {folder} cannot be opened ({exc});"
                     " run `citebot ingest --rebuild` to rebuild it from the corpus"

@@ -12,11 +12,17 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from retrieval.text import sentence_spans
-from retrieval.types import Chunk, Document
+from retrieval.text import markdown_heading, sentence_spans
+from retrieval.types import (
+    MAX_HEADING_CHARS,
+    MAX_SOURCE_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    Chunk,
+    Document,
+)
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
-_MD_HEADING = re.compile(r"^#{1,6}\s+")
 _END_PUNCTUATION = tuple('.!?:;,"”’)…')
 
 
@@ -42,9 +48,10 @@ def chunk_document(document: Document, max_chars: int = 1000) -> list[Chunk]:
 
     for start, end in _paragraph_spans(text):
         paragraph = text[start:end]
-        if _is_heading(paragraph):
+        found = _heading(paragraph)
+        if found is not None:
             flush()
-            heading = _MD_HEADING.sub("", paragraph).strip().rstrip("#").strip()
+            heading = found
             continue
         paragraph_number += 1
         section.extend(_split_long(text, start, end, paragraph_number, max_chars))
@@ -70,17 +77,23 @@ def _paragraph_spans(text: str) -> list[tuple[int, int]]:
     return stripped
 
 
-def _is_heading(paragraph: str) -> bool:
+def _heading(paragraph: str) -> str | None:
+    """The heading a one-line paragraph is (a markdown heading, or a short line without end
+    punctuation), or None. A heading longer than MAX_HEADING_CHARS is text: a heading is
+    copied into each passage of its section."""
     if "\n" in paragraph:
-        return False
-    if _MD_HEADING.match(paragraph):
-        return True
-    return (
+        return None
+    heading = markdown_heading(paragraph)
+    if heading is not None:
+        return heading if len(heading) <= MAX_HEADING_CHARS else None
+    if (
         len(paragraph) <= 80
         and not paragraph.endswith(_END_PUNCTUATION)
         and (paragraph[:1].isupper() or paragraph[:1].isdigit())
         and len(paragraph.split()) <= 12
-    )
+    ):
+        return paragraph
+    return None
 
 
 def _split_long(text: str, start: int, end: int, paragraph: int, max_chars: int) -> list[_Block]:
@@ -135,11 +148,12 @@ def _make_chunk(
         start=start,
         end=end,
         position=position,
-        title=document.title,
-        source=document.source,
+        # Bounded: these fields are copied into every passage of the document.
+        title=document.title[:MAX_TITLE_CHARS],
+        source=document.source[:MAX_SOURCE_CHARS],
         heading=heading,
         date=document.date,
-        url=document.url,
+        url=document.url if document.url and len(document.url) <= MAX_URL_CHARS else None,
         location=location,
     )
 

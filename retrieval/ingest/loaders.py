@@ -17,14 +17,14 @@ from pathlib import Path
 
 from retrieval.errors import LoadError, UnsupportedFile
 from retrieval.settings import RetrievalSettings
-from retrieval.types import Document
+from retrieval.text import markdown_heading
+from retrieval.types import MAX_TITLE_CHARS, MAX_URL_CHARS, Document
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _DATE_LINE = re.compile(r"\A\s*date[:\s]\s*(\d{4}-\d{2}-\d{2})\b[ \t]*\r?\n?", re.IGNORECASE)
 _NAME_DATE = re.compile(r"(\d{4})[-_.](\d{2})[-_.](\d{2})")
-_MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _MB = 1024 * 1024
 
 
@@ -38,6 +38,7 @@ class Limits:
     max_ratio: float = 100.0  # inflated/compressed, for a zip part over 1 MB
     max_members: int = 10_000  # parts in a zip
     max_pages: int = 10_000  # pages of a PDF (MAX_PDF_PAGES)
+    max_parse_seconds: float = 300.0  # reading and chunking it, in the parse worker
 
     @classmethod
     def from_settings(cls, settings: RetrievalSettings) -> Limits:
@@ -46,6 +47,7 @@ class Limits:
             max_inflated_bytes=int(settings.max_inflated_mb * _MB),
             max_ratio=settings.max_compression_ratio,
             max_pages=settings.max_pdf_pages,
+            max_parse_seconds=settings.max_parse_seconds,
         )
 
 
@@ -112,14 +114,15 @@ def parse(
         raise LoadError("no text could be extracted")
     check_length(len(text), limits)
     name_title, name_date = _from_file_name(path)
+    url = str(meta.get("url") or "").strip()
     return Document(
         id=document_id(str(path.resolve())),
         source=source or path.name,
-        title=(meta.get("title") or name_title).strip()[:300],
+        title=" ".join((meta.get("title") or name_title).split())[:MAX_TITLE_CHARS],
         text=text,
         content_hash=content_hash(data),
         date=parse_date(meta.get("date", "")) or name_date,
-        url=meta.get("url") or None,
+        url=url if url and len(url) <= MAX_URL_CHARS else None,  # cut, it would mislead
         pages=tuple(meta.get("pages", ())),
     )
 
@@ -202,10 +205,10 @@ def _plain(data: bytes, limits: Limits) -> tuple[str, dict]:
         text = text[dated.end() :]
     text = text.strip()
     if "title" not in meta:
-        heading = _MD_HEADING.search(text[:2000])
+        heading = next(filter(None, map(markdown_heading, text[:2000].split("\n"))), None)
         first_line = text.split("\n", 1)[0].strip()
         if heading:
-            meta["title"] = heading[1]
+            meta["title"] = heading
         elif dated and first_line:
             meta["title"] = _first_sentence(first_line)
         elif 0 < len(first_line) <= 120 and not first_line.endswith((".", ",", ";")):

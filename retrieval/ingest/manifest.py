@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.errors import IndexCorrupt
+from retrieval.errors import DataNotWritable, IndexCorrupt
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -41,14 +41,19 @@ class Manifest:
     """Source key (absolute path) → content hash and chunk ids."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
             self._db.commit()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
+            denied = DataNotWritable.of(path.parent, exc)
+            if denied is not None:
+                raise denied from exc
+            if isinstance(exc, OSError):
+                raise
             raise IndexCorrupt(
                 f"the manifest {path} is damaged ({exc}); run `citebot ingest --rebuild`"
             ) from exc

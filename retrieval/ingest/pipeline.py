@@ -22,8 +22,8 @@ from retrieval.errors import LoadError
 from retrieval.index.embedding import Embedder
 from retrieval.index.store import Store
 from retrieval.ingest import loaders
-from retrieval.ingest.chunking import chunk_document
 from retrieval.ingest.manifest import Entry, Manifest
+from retrieval.ingest.worker import Parse, parse_in_worker
 from retrieval.types import Chunk, Document
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,9 @@ class Ingestor:
         before_write: Callable[[], None] = lambda: None,
         limits: loaders.Limits = loaders.DEFAULT_LIMITS,
         max_chunks: int = 10_000,
+        parse: Parse = parse_in_worker,
     ) -> None:
+        self.parse = parse  # bytes → document and chunks (in a worker process by default)
         self.store = store
         self.limits = limits
         self.max_chunks = max_chunks
@@ -226,8 +228,7 @@ class Ingestor:
             if previous is not None and previous.content_hash == loaders.content_hash(data):
                 report.unchanged.append(name)
                 return None
-            document = loaders.parse(data, path, name, self.limits)
-            chunks = chunk_document(document, self.max_chunk_chars)
+            document, chunks = self.parse(data, path, name, self.limits, self.max_chunk_chars)
             if not chunks:
                 raise LoadError("no text could be extracted")
             if len(chunks) > self.max_chunks:
