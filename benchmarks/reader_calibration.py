@@ -44,7 +44,8 @@ from retrieval.answer.reader import Reader, Reading
 from retrieval.eval.data import load_squad
 from retrieval.eval.metrics import highlight_exact
 from retrieval.eval.run import EvalIndex, answer_contains, select
-from retrieval.index.embedding import SentenceTransformerEmbedder
+from retrieval.index.embedding import make_embedder
+from retrieval.onnx import fingerprint
 
 NEWS_CHECK = ROOT / "tests" / "data" / "news_check.json"
 CACHE = Path(tempfile.gettempdir()) / "citebot-calibration"
@@ -53,13 +54,13 @@ CACHE = Path(tempfile.gettempdir()) / "citebot-calibration"
 class CachingReader(Reader):
     """The shipped reader, remembering every reading (and saving them between runs)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, folder: Path) -> None:
         super().__init__()
-        self.path = path
+        # One file of readings per weights file (a retrained reader reads afresh).
+        self.path = folder / f"readings-{fingerprint(self.weights)}.pickle"
         self.memo: dict[tuple[str, str, str], Reading] = {}
-        if path.exists():
-            self.memo = pickle.loads(path.read_bytes())
-        self.fingerprint = self.weights.stat().st_mtime_ns
+        if self.path.exists():
+            self.memo = pickle.loads(self.path.read_bytes())
 
     def read(self, question: str, sentences: Sequence[tuple[str, str]]) -> list[Reading]:
         todo = [s for s in sentences if (question, *s) not in self.memo]
@@ -157,11 +158,16 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--sets", default="squad2,squad,news-dev,news-check")
     parser.add_argument("--json", type=Path, help="write every row here")
+    parser.add_argument(
+        "--tune-only",
+        action="store_true",
+        help="ask only the SQuAD tuning halves (report them with `citebot eval … --subset odd`)",
+    )
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
-    reader = CachingReader(args.cache / "readings.pickle")
+    reader = CachingReader(args.cache)
     base = RetrievalSettings(_env_file=None, chroma_host="", llm_provider="none")  # type: ignore[call-arg]
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder(base)
     sets = args.sets.split(",")
 
     # The archives, built once (cached by the evaluation's own index cache).
@@ -170,12 +176,14 @@ def main() -> None:
         data = load_squad(SQUAD2)
         index = EvalIndex(data, base, embedder, args.cache / "indexes")
         even = {q.id for q in select(data.questions, "even")}
-        archives.append(("squad2", "full", index, list(data.questions), even))
+        asked = [q for q in data.questions if q.id in even or not args.tune_only]
+        archives.append(("squad2", "full", index, asked, even))
     if "squad" in sets:
         data = load_squad(SQUAD, every=5)
         index = EvalIndex(data, base, embedder, args.cache / "indexes")
         even = {q.id for q in select(data.questions, "even")}
-        archives.append(("squad", "full", index, list(data.questions), even))
+        asked = [q for q in data.questions if q.id in even or not args.tune_only]
+        archives.append(("squad", "full", index, asked, even))
     for name, path in (("news-dev", NEWS_DEV), ("news-check", NEWS_CHECK)):
         if name not in sets:
             continue

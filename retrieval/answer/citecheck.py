@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from retrieval.answer.answerability import names_missing
+from retrieval.answer.names import names_missing
 from retrieval.text import sentence_spans, terms, weighted_overlap
 from retrieval.types import Hit
 
