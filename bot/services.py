@@ -23,6 +23,9 @@ from bot.streaming import Timing
 from bot.worker import BoundedWorker
 from retrieval import Archive
 
+# The transcriber thread (and the speech model's threads it starts) runs this much nicer than
+# the bot, so that a burst of voice notes leaves the cores to text questions first.
+TRANSCRIBER_NICE = 10
 REFUSAL_REPEAT_SECONDS = 3600.0
 
 
@@ -66,7 +69,9 @@ class Services:
             ),
             refused=OncePer(REFUSAL_REPEAT_SECONDS, clock=clock),
             quota=LLMQuota(settings.llm_calls_per_hour, clock=clock),
-            transcriber=BoundedWorker(settings.voice_queue, name="transcriber"),
+            transcriber=BoundedWorker(
+                settings.voice_queue, name="transcriber", nice=TRANSCRIBER_NICE
+            ),
             inline_answers=RecentAnswers(settings.inline_cache_seconds, clock=clock),
             timing=timing or Timing(),
         )

@@ -3,17 +3,24 @@ waiting; a job beyond that is refused at once (`Busy`) instead of piling up.
 
 The bot transcribes voice notes in one (`Services.transcriber`): a burst of voice notes then
 holds one core and a short line, never the default thread pool that text questions use, and
-the people beyond the line are told the bot is busy rather than left waiting.
+the people beyond the line are told the bot is busy rather than left waiting. Its thread can run
+at a lower priority (`nice`; on Linux a thread's own, inherited by the threads it starts, such
+as the speech model's), so that text questions go first when both want the same core.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 BUSY = (
     "I am busy transcribing other voice notes. Please send yours again in a minute,"
@@ -35,11 +42,13 @@ class BoundedWorker:
     moment it is accepted until it has finished.
     """
 
-    def __init__(self, capacity: int, name: str = "worker") -> None:
+    def __init__(self, capacity: int, name: str = "worker", nice: int = 0) -> None:
         if capacity < 0:
             raise ValueError("capacity must be 0 or more")
         self.capacity = capacity
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=name, initializer=lower_priority, initargs=(nice,)
+        )
         self._accepted = 0
 
     @property
@@ -66,3 +75,15 @@ class BoundedWorker:
     def close(self) -> None:
         """Drop the waiting jobs; the running one finishes in the background."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def lower_priority(nice: int) -> None:
+    """Lower the calling thread's scheduling priority by `nice` (Linux: per thread; elsewhere,
+    or if the system refuses, nothing changes)."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + nice)
+    except OSError as exc:
+        log.info("could not lower the priority of thread %s: %s", thread, exc)
