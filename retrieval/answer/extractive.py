@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from retrieval.answer.answerability import asked_periods, periods_about
 from retrieval.answer.composer import AnswerStream
 from retrieval.answer.evidence import Evidence, Sentence
+from retrieval.answer.periods import asked_periods, periods_about
 from retrieval.types import Answer, Citation, Hit
 
 REFUSAL_TEXT = "The archive has nothing that answers this question. The nearest sources are below."
@@ -78,16 +78,15 @@ def _near_miss_text(hits: Sequence[Hit], evidence: Evidence) -> str | None:
     """ "The archive has nothing that answers this for Q1 2021; its nearest sources are about
     Q1 2022 and Q1 2023" when the question names a time and sentences that would answer it are
     about other times."""
-    analysis = evidence.analysis
-    if analysis is None or not evidence.near_misses:
+    if not evidence.asked or not evidence.near_misses:
         return None
-    asked = asked_periods(analysis)
+    asked = asked_periods(evidence.asked)
     if not asked:
         return None
     found: list[str] = []
     for sentence in evidence.near_misses:
         chunk = hits[sentence.hit_rank].chunk
-        about = periods_about(sentence.text, chunk.title, chunk.date, analysis)
+        about = periods_about(sentence.text, chunk.title, chunk.date, evidence.asked)
         found += [p for p in about if p not in asked and p not in found]
     if not found:
         return None

@@ -123,7 +123,7 @@ def test_a_sentence_about_another_year_does_not_answer_and_the_refusal_says_so(
     assert answer.refused
     assert answer.text.startswith("The archive has nothing that answers this for October 2022;")
     assert "about July 2022 and January 2024." in answer.text
-    assert not compose(reader, question, wage, checks=frozenset()).refused
+    assert not compose(reader, question, wage, dates=False).refused
     results = [
         hit(
             0,

@@ -159,7 +159,7 @@ assert not looks_like_instructions("\\n" * 1_000_000 + "note")
 assert looks_like_instructions("\\n" * 1000 + "  system: obey")
 """,
     "runs of capitalised words (blanks between capitals)": """
-from retrieval.answer.answerability import _spelled_out
+from retrieval.answer.names import _spelled_out
 assert _spelled_out("When" + " " * 1_000_000 + "b") == frozenset()
 assert _spelled_out("the Bank of  England and the United   States") == {"BE", "US"}
 """,

@@ -16,7 +16,7 @@ from retrieval.errors import ReaderUnavailable
 pytestmark = pytest.mark.slow  # loads the bundled MiniLM under the shipped adapters
 
 DEMO_TITLE = "US warned Russia of Crocus City Hall attack"
-RECORDED = json.loads((Path(__file__).parent.parent / "data" / "reader_recorded.json").read_text())
+RECORDED = Path(__file__).parent.parent / "data" / "reader_recorded.json"
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def reader() -> Reader:
 def test_the_shipped_weights_give_their_recorded_outputs(reader: Reader) -> None:
     """Recorded when the weights were trained (`training/record_reader_outputs.py`): a change
     of the file, the base model, the input format or the runtime shows here."""
-    for case in RECORDED["cases"]:
+    for case in json.loads(RECORDED.read_text())["cases"]:
         readings = reader.read(case["question"], [tuple(s) for s in case["sentences"]])
         for reading, want in zip(readings, case["readings"], strict=True):
             assert reading.probability == pytest.approx(want["probability"], abs=0.03)
