@@ -12,7 +12,7 @@ whose time grows faster than the input (growth exponent, slowest input, its time
 
 An exponent near 1 is linear; 2 quadratic; 3 cubic. Read the list as suspects: `finditer`
 is timed (every start position), so a pattern used only with `match`, or only on a few
-characters (answerability's "quarter" after an ordinal), looks worse here than it is in use;
+characters (the date check's "quarter" after an ordinal), looks worse here than it is in use;
 and on a busy machine a disturbed timing can pass a linear pattern off as faster
 growing (time it again alone, or run this on a quiet machine).
 """
