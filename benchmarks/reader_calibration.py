@@ -149,11 +149,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--configs",
-        default="none,dates",
-        help="none: the reader alone; dates: and the date check (retrieval/answer/periods.py)",
+        default="none,dates,dates+forecasts",
+        help="none: the reader alone; dates, forecasts: and these rules (answer/periods.py)",
     )
     parser.add_argument("--keep", default="0", help="keep ratios to try (comma-separated)")
     parser.add_argument("--max-read", default="0", help="sentences read at most (0: all)")
+    parser.add_argument(
+        "--title-words", default="6", help="longest titles shown to the reader, in words"
+    )
     parser.add_argument("--thresholds", default="0.3,0.4,0.5,0.6,0.7,0.8,0.85,0.9,0.95")
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--sets", default="squad2,squad,news-dev,news-check")
@@ -205,13 +208,21 @@ def main() -> None:
     thresholds = [float(t) for t in args.thresholds.split(",")]
     results: dict[str, list[Row]] = {}
     for config in configs:
-        for keep, max_read in (
-            (float(k), int(m)) for k in args.keep.split(",") for m in args.max_read.split(",")
+        for keep, max_read, words in (
+            (float(k), int(m), int(w))
+            for k in args.keep.split(",")
+            for m in args.max_read.split(",")
+            for w in args.title_words.split(",")
         ):
             weighing = Weighing(
-                refusal_threshold=0.0, dates=config == "dates", keep_ratio=keep, max_read=max_read
+                refusal_threshold=0.0,
+                dates="dates" in config,
+                forecasts="forecasts" in config,
+                keep_ratio=keep,
+                max_read=max_read,
+                title_words=words,
             )
-            name = f"{config} keep={keep:g} max_read={max_read}"
+            name = f"{config} keep={keep:g} max_read={max_read} title_words={words}"
             started = time.perf_counter()
             rows: list[Row] = []
             for data_name, setting, where, questions, tune in archives:

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from retrieval.answer.periods import AskedTime, asked_time, context_of, dates_hold
+from retrieval.answer.periods import AskedTime, asked_time, context_of, dates_hold, speculates
 from retrieval.answer.reader import Reader
-from retrieval.answer.reader_inputs import heading
+from retrieval.answer.reader_inputs import MAX_TITLE_WORDS, heading, reader_title
 from retrieval.text import sentence_spans, terms, weighted_overlap
-from retrieval.types import Hit
+from retrieval.types import Chunk, Hit
 
 IdfFn = Callable[[str], float]
 
@@ -67,16 +67,20 @@ class Weighing:
 
     max_sentences: int = 3  # answering sentences kept, at most
     passages: int = 3  # top hits whose sentences are read
-    refusal_threshold: float = 0.5  # the reader's probability needed to answer
+    refusal_threshold: float = 0.25  # the reader's probability needed to answer
     # A second or third sentence joins the answer only this close to the best one
     # (probability ratio): a sentence that merely mentions the topic is not added.
     keep_ratio: float = 0.0
     # At most this many sentences are read (0: all of them), those sharing most of the
     # question's rare words first: the reader's time grows with every sentence it reads.
-    max_read: int = 0
-    # A sentence must be about the times the question names (`periods.dates_hold`): kept
-    # because it adds on held-out news questions (README, "The reader").
+    max_read: int = 8
+    # Titles of more words are not shown to the reader (`reader_inputs.reader_title`).
+    title_words: int = MAX_TITLE_WORDS
+    # The rules kept because they add on held-out news questions (README, "The reader"): a
+    # sentence must be about the times the question names (`periods.dates_hold`), and not a
+    # forecast when the question asks what happened (`periods.speculates`).
     dates: bool = True
+    forecasts: bool = True
 
 
 def candidates(
@@ -112,16 +116,15 @@ def weigh(
     readings = reader.read(
         question,
         [
-            (heading(hits[s.hit_rank].chunk.title, hits[s.hit_rank].chunk.date), s.text)
+            (heading(reader_title(chunk.title, how.title_words), chunk.date), s.text)
             for s in sentences
+            for chunk in (hits[s.hit_rank].chunk,)
         ],
     )
     read, passing, near = [], [], []
     for sentence, reading in zip(sentences, readings, strict=True):
         chunk = hits[sentence.hit_rank].chunk
-        passes = not asked or dates_hold(
-            sentence.text, asked, context_of(chunk.text, chunk.title, chunk.date)
-        )
+        passes = _fits(sentence.text, chunk, question, asked, how)
         reaches = reading.probability >= how.refusal_threshold
         scored = replace(
             sentence, score=reading.probability, answer=reading.span, answering=passes and reaches
@@ -138,3 +141,10 @@ def weigh(
         return Evidence(confidence, (), asked, tuple(read), tuple(near))
     chosen = [s for s in answering if s.score >= how.keep_ratio * confidence]
     return Evidence(confidence, tuple(chosen[: how.max_sentences]), asked, tuple(read), tuple(near))
+
+
+def _fits(text: str, chunk: Chunk, question: str, asked: AskedTime | None, how: Weighing) -> bool:
+    """Whether a sentence passes the rules the reader does not make (see `Weighing`)."""
+    if asked and not dates_hold(text, asked, context_of(chunk.text, chunk.title, chunk.date)):
+        return False
+    return not (how.forecasts and speculates(text, question))

@@ -13,6 +13,8 @@ ablation on held-out news questions shows it adds (README, "The reader"):
   mentions 2018. Years after "since", "from", "compared with" and the like are not what the
   sentence is about ("since 2018" in a sentence about 2022). A sentence dated only "on Friday"
   or "yesterday" is dated by its document; "last year" counts from the document's date.
+- `speculates`: a question about what happened ("Who won …?") is not answered by a sentence
+  about what is expected ("… is tipped to win"), kept for the same reason.
 - `asked_periods` and `periods_about` put the times in words for the refusal ("nothing for
   Q1 2021; its nearest sources are about Q1 2022").
 """
@@ -462,3 +464,26 @@ def _reported_year(quarter: int, published: datetime.date) -> int:
 
 def _quarter_order(quarter: Quarter) -> tuple[int, int]:
     return (quarter[1] or 0, quarter[0])
+
+
+_PAST_QUESTION_RE = re.compile(
+    r"\b(?:did|was|were|had|won|lost|named|appointed|elected|launched|released|announced"
+    r"|reported|paid|bought|sold|hosted|headlined|died|killed|struck|rose|fell)\b",
+    re.I,
+)
+_FUTURE_RE = re.compile(
+    r"\b(?:will|won't|shall|expects?|expected|forecasts?|due\s+to\s+be|scheduled\s+to"
+    r"|upcoming|preview|set\s+to|slated|aims?\s+to|hopes?\s+to"
+    r"|in\s+contention|shortlist(?:ed)?|contenders?|favou?rites?\s+to|tipped)\b|'ll\b",
+    re.I,
+)
+
+
+def speculates(sentence: str, question: str) -> bool:
+    """Whether a question about the past meets a sentence about expectations or plans (one
+    that also states the question's own past verb, "announced that … will", reports a fact)."""
+    asked = {m.group().lower() for m in _PAST_QUESTION_RE.finditer(question)}
+    if not asked or not _FUTURE_RE.search(sentence):
+        return False
+    said = {m.group().lower() for m in _PAST_QUESTION_RE.finditer(sentence)}
+    return not (asked - {"did", "was", "were", "had"}) & said

@@ -19,6 +19,19 @@ TITLE_SEPARATOR = " — "
 MAX_ANSWER_TOKENS = 24  # the longest span the reader highlights
 
 
+# The longest title the reader is shown, in words. It was trained with SQuAD's article names
+# as titles (1 to 9 words, 98% at most 6); a news headline is longer and often states the
+# answer of its article's every sentence ("US warned Russia of Crocus City Hall attack"),
+# which would make every sentence of the article look like an answer.
+MAX_TITLE_WORDS = 6
+
+
+def reader_title(title: str, max_words: int = MAX_TITLE_WORDS) -> str:
+    """The title as the reader sees it: itself if it has at most `max_words` words, else
+    nothing (the sentence then stands behind its document's date alone)."""
+    return title if len(title.split()) <= max_words else ""
+
+
 def heading(title: str, day: object = None) -> str:
     """What stands before the sentence: its document's title and, for news, its date
     ("Kerber wins Wimbledon (2018-07-15)"), so that "in 2018" can be met by the date."""

@@ -95,7 +95,10 @@ def test_at_most_max_read_sentences_are_read_those_sharing_the_question_s_words(
     question = "Where was Tesla born?"
     everything = candidates(question, [TESLA, MOVE, OTHER], Weighing())
     assert len(everything) == 6
-    (one,) = candidates(question, [TESLA, MOVE, OTHER], Weighing(max_read=1))
+    rare = {"born": 3.0}  # "born" is rarer in the archive than "tesla"
+    (one,) = candidates(
+        question, [TESLA, MOVE, OTHER], Weighing(max_read=1), lambda t: rare.get(t, 1.0)
+    )
     assert one.text == "He was born in Smiljan in 1856."
 
 
@@ -119,11 +122,12 @@ def test_a_sentence_about_another_year_does_not_answer_and_the_refusal_says_so(
         ),
     ]
     question = "What did Germany's minimum wage rise to in October 2022?"
-    answer = compose(reader, question, wage)
+    # (A low threshold: the reader takes both sentences; the rule turns them down.)
+    answer = compose(reader, question, wage, refusal_threshold=0.2)
     assert answer.refused
     assert answer.text.startswith("The archive has nothing that answers this for October 2022;")
     assert "about July 2022 and January 2024." in answer.text
-    assert not compose(reader, question, wage, dates=False).refused
+    assert not compose(reader, question, wage, refusal_threshold=0.2, dates=False).refused
     results = [
         hit(
             0,

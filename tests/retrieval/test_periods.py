@@ -13,6 +13,7 @@ from retrieval.answer.periods import (
     context_of,
     dates_hold,
     periods_about,
+    speculates,
 )
 
 WIMBLEDON = "Who won the women's singles at Wimbledon in 2018?"
@@ -132,3 +133,21 @@ def test_the_refusal_names_the_periods_asked_and_found() -> None:
     assert asked_periods(october) == ["October 2022"]
     wage = "The minimum wage rose on Friday."
     assert periods_about(wage, "Wage", datetime.date(2022, 7, 1), october) == ["July 2022"]
+
+
+@pytest.mark.parametrize(
+    "preview",
+    [
+        "Kerber is tipped to win the women's singles at Wimbledon.",
+        "Kerber will play Serena Williams in the final on Saturday.",
+        "Kerber is among the favourites to win Wimbledon this year.",
+    ],
+)
+def test_a_forecast_does_not_answer_what_happened(preview: str) -> None:
+    assert speculates(preview, WIMBLEDON)
+    assert not speculates(preview, "Who is expected to win Wimbledon?")  # asks for a forecast
+
+
+def test_a_report_that_mentions_a_plan_still_answers() -> None:
+    report = "Kerber won the women's singles at Wimbledon and will defend her title next year."
+    assert not speculates(report, WIMBLEDON)
