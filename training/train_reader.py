@@ -51,12 +51,16 @@ RUN_DIR = str(ROOT / "training" / "runs" / "reader")
 OUT = str(ROOT / "retrieval" / "answer" / "reader.safetensors")
 # ----------------------------------------------------------------------------------------------
 
-for _arg in sys.argv[1:]:
-    _name, _, _value = _arg.lstrip("-").partition("=")
-    _name = _name.upper()
-    if _name not in globals() or not _value:
-        sys.exit(f"unknown setting {_arg!r}; settings: see the top of {__file__}")
-    globals()[_name] = type(globals()[_name])(_value)
+
+
+def read_settings(argv: list[str]) -> None:
+    """Set the settings above from --name=value arguments (when run as a command)."""
+    for arg in argv:
+        name, _, value = arg.lstrip("-").partition("=")
+        name = name.upper()
+        if name not in globals() or not value:
+            sys.exit(f"unknown setting {arg!r}; settings: see the top of {__file__}")
+        globals()[name] = type(globals()[name])(value)
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -315,4 +319,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    read_settings(sys.argv[1:])
     main()
