@@ -405,14 +405,20 @@ class Archive:
         dates were applied.
 
         If the hits of a date-limited search do not answer the question but the whole
-        archive's do, the latter are used (and a note says the sources have other dates).
+        archive's do, the latter are used (and a note says the sources have other dates); so
+        they are when they hold near misses (sentences the reader takes, about other dates)
+        and the limited ones do not: they are what the archive has instead.
         """
         stages = self._search(question)
         evidence = weigh(question, stages.final, self._reader, self._weighing, self.idf)
         if not evidence.answerable and stages.filtered:
             wider = self._search(question, dated=False).final
             wider_evidence = weigh(question, wider, self._reader, self._weighing, self.idf)
-            if wider_evidence.answerable or wider_evidence.confidence > evidence.confidence:
+            if (
+                wider_evidence.answerable
+                or (wider_evidence.near_misses and not evidence.near_misses)
+                or wider_evidence.confidence > evidence.confidence
+            ):
                 which = "these sources" if wider_evidence.answerable else "the nearest sources"
                 note = f"Nothing dated {stages.filtered} answers this; {which} have other dates."
                 return wider, wider_evidence, (note,)

