@@ -437,19 +437,6 @@ def _negatives(
     article: _Article,
     rng: random.Random,
     mix: Mix,
-) -> list[Pair]:
-    return list(_negative_pairs(question, answer, sentence, index, sentences_of, article, rng, mix))
-
-
-def _negative_pairs(
-    question: str,
-    answer: str,
-    sentence: str,
-    index: int,
-    sentences_of: list[list[tuple[str, int, int]]],
-    article: _Article,
-    rng: random.Random,
-    mix: Mix,
 ) -> Iterator[Pair]:
     question_terms = set(terms(question))
     lowered = answer.lower()

@@ -52,7 +52,6 @@ OUT = str(ROOT / "retrieval" / "answer" / "reader.safetensors")
 # ----------------------------------------------------------------------------------------------
 
 
-
 def read_settings(argv: list[str]) -> None:
     """Set the settings above from --name=value arguments (when run as a command)."""
     for arg in argv:
@@ -61,6 +60,7 @@ def read_settings(argv: list[str]) -> None:
         if name not in globals() or not value:
             sys.exit(f"unknown setting {arg!r}; settings: see the top of {__file__}")
         globals()[name] = type(globals()[name])(value)
+
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
