@@ -14,8 +14,11 @@ import atexit
 import logging
 import multiprocessing
 import multiprocessing.pool
+import sys
 import threading
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from retrieval.errors import LoadError
@@ -70,7 +73,8 @@ class ParseWorker:
     def _started(self) -> multiprocessing.pool.Pool:
         if self._pool is None:
             # spawn: a fresh interpreter, not a fork of one holding a model and threads.
-            pool = multiprocessing.get_context("spawn").Pool(1)
+            with _main_script_hidden():
+                pool = multiprocessing.get_context("spawn").Pool(1)
             pool.apply(_ready, (self.function,))  # imports done before any parse is timed
             self._pool = pool
         return self._pool
@@ -81,6 +85,20 @@ class ParseWorker:
         if pool is not None:
             pool.terminate()
             pool.join()
+
+
+@contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """Start processes without the caller's main script: a spawned child runs the parent's
+    `__main__` file again before its first task, so a script that calls `Archive.ingest` at
+    its top level, without `if __name__ == "__main__":`, would ingest again in the worker and
+    wait forever for the parent's write lock. The worker needs nothing of that script."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 _worker = ParseWorker()
